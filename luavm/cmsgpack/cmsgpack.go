@@ -1,0 +1,118 @@
+// Package cmsgpack is Redis's bundled lua-cmsgpack 0.4.0 (the `cmsgpack`
+// global) for go-lua: MessagePack encoding of Lua values and decoding of
+// MessagePack streams, byte for byte as Redis 7.0 produces and accepts them.
+//
+// The C library runs on Lua 5.1, whose C API refuses to grow a C function's
+// stack beyond 8000 slots. Deeply nested or very long inputs hit that limit
+// in Redis with specific "stack overflow (...)" errors; the encoder and
+// decoder here count the slots the C code would use and fail at the same
+// points with the same messages.
+package cmsgpack
+
+import (
+	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+)
+
+const (
+	name        = "cmsgpack"
+	version     = "lua-cmsgpack 0.4.0"
+	copyright   = "Copyright (C) 2012, Salvatore Sanfilippo"
+	description = "MessagePack C implementation for Lua"
+
+	// maxNesting is the table depth beyond which tables encode as nil,
+	// which is how the C library survives reference cycles.
+	maxNesting = 16
+
+	// cStackMax is Lua 5.1's LUAI_MAXCSTACK: the most stack slots a C
+	// function may hold.
+	cStackMax = 8000
+
+	// tickEvery is how many values are coded between interrupt checks.
+	tickEvery = 4096
+)
+
+// Open creates the `cmsgpack` table as Redis's luaopen_cmsgpack does and
+// sets it as a global. Encoded output and decoded values are charged to lim
+// (nil means unlimited), and long encodings and decodings poll it for
+// interrupts.
+func Open(l *lua.State, lim *luautil.Limits) {
+	l.NewTable()
+	lua.SetFunctions(l, []lua.RegistryFunction{
+		{Name: "pack", Function: func(l *lua.State) int { return pack(l, lim) }},
+		{Name: "unpack", Function: func(l *lua.State) int { return unpack(l, lim) }},
+		{Name: "unpack_one", Function: func(l *lua.State) int { return unpackOne(l, lim) }},
+		{Name: "unpack_limit", Function: func(l *lua.State) int { return unpackLimit(l, lim) }},
+	}, 0)
+	for _, f := range [][2]string{
+		{"_NAME", name},
+		{"_VERSION", version},
+		{"_COPYRIGHT", copyright},
+		{"_DESCRIPTION", description},
+	} {
+		l.PushString(f[1])
+		l.SetField(-2, f[0])
+	}
+	l.SetGlobal(name)
+}
+
+// budget wraps the optional limits so that call sites need no nil checks.
+type budget struct {
+	l     *lua.State
+	lim   *luautil.Limits
+	count int
+}
+
+func (b *budget) charge(n int) {
+	if b.lim != nil {
+		b.lim.Charge(b.l, n)
+	}
+}
+
+// tick polls for interrupts every tickEvery calls.
+func (b *budget) tick() {
+	b.count++
+	if b.lim != nil && b.count%tickEvery == 0 {
+		b.lim.Tick(b.l)
+	}
+}
+
+// cStack mirrors the number of stack slots the C implementation would be
+// using, so that luaL_checkstack failures happen where they do in Redis.
+type cStack struct {
+	l   *lua.State
+	top int
+}
+
+func (s *cStack) check(n int, what string) {
+	if s.top+n > cStackMax {
+		lua.Errorf(s.l, "stack overflow (%s)", what)
+	}
+}
+
+// cInt64 converts a double to int64 as x86-64's cvttsd2si does (Lua 5.1's
+// lua_Integer casts): out-of-range values and NaN give math.MinInt64.
+func cInt64(d float64) int64 {
+	if d != d || d >= 1<<63 || d < -(1<<63) {
+		return -1 << 63
+	}
+	return int64(d)
+}
+
+// checkInteger is Lua 5.1's luaL_checkinteger: numbers and numeric strings,
+// truncated toward zero.
+func checkInteger(l *lua.State, i int) int64 {
+	n, ok := l.ToNumber(i)
+	if !ok {
+		lua.ArgumentError(l, i, "number expected, got "+lua.TypeNameOf(l, i))
+	}
+	return cInt64(n)
+}
+
+// optInteger is Lua 5.1's luaL_optinteger.
+func optInteger(l *lua.State, i int, def int64) int64 {
+	if l.IsNoneOrNil(i) {
+		return def
+	}
+	return checkInteger(l, i)
+}
