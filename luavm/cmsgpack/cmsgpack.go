@@ -10,6 +10,8 @@
 package cmsgpack
 
 import (
+	"fmt"
+
 	"github.com/Shopify/go-lua"
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
@@ -86,8 +88,14 @@ type cStack struct {
 
 func (s *cStack) check(n int, what string) {
 	if s.top+n > cStackMax {
-		lua.Errorf(s.l, "stack overflow (%s)", what)
+		raise(s.l, "stack overflow (%s)", what)
 	}
+}
+
+// raise is luaL_error: the message, formatted by Go, after the position of
+// the calling Lua code.
+func raise(l *lua.State, format string, args ...any) {
+	lua.Errorf(l, "%s", fmt.Sprintf(format, args...))
 }
 
 // cInt64 converts a double to int64 as x86-64's cvttsd2si does (Lua 5.1's

@@ -55,9 +55,9 @@ func unpackFull(l *lua.State, lim *luautil.Limits, nargs int, limit, offset int6
 	decodeAll := limit == 0 && offset == 0
 	if offset < 0 || limit < 0 {
 		// The C code prints the input length where it means the limit.
-		lua.Errorf(l, "Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
+		raise(l, "Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
 	} else if uint64(offset) > uint64(len(s)) {
-		lua.Errorf(l, "Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
+		raise(l, "Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
 	}
 	if decodeAll {
 		limit = math.MaxInt32
@@ -87,7 +87,7 @@ func unpackFull(l *lua.State, lim *luautil.Limits, nargs int, limit, offset int6
 // are available.
 func (d *decoder) need(n uint64) {
 	if uint64(len(d.data)-d.pos) < n {
-		lua.Errorf(d.l, "Missing bytes in input.")
+		raise(d.l, "Missing bytes in input.")
 	}
 }
 
@@ -181,7 +181,7 @@ func (d *decoder) value() {
 	case c == 0xdf:
 		d.hash(d.uint(4))
 	default: // bin, ext, fixext, 0xc1: not supported by lua-cmsgpack 0.4.0
-		lua.Errorf(l, "Bad data format in input.")
+		raise(l, "Bad data format in input.")
 	}
 }
 

@@ -66,7 +66,7 @@ func (f *format) number(def int) int {
 	for f.more() && isDigit(f.fmt[f.pos]) {
 		d := int(f.fmt[f.pos] - '0')
 		if a > math.MaxInt32/10 || a*10 > math.MaxInt32-d {
-			lua.Errorf(f.l, "integral size overflow")
+			raise(f.l, "integral size overflow")
 		}
 		a = a*10 + d
 		f.pos++
@@ -92,7 +92,7 @@ func (f *format) size(opt byte) uint64 {
 	case 'i', 'I':
 		sz := f.number(4)
 		if sz > maxIntSize {
-			lua.Errorf(f.l, "integral size %d is larger than limit of %d", sz, maxIntSize)
+			raise(f.l, "integral size %d is larger than limit of %d", sz, maxIntSize)
 		}
 		return uint64(sz)
 	}
@@ -123,12 +123,18 @@ func (f *format) control(opt byte) {
 	case '!':
 		a := f.number(maxAlign)
 		if a <= 0 || a&(a-1) != 0 {
-			lua.Errorf(f.l, "alignment %d is not a power of 2", a)
+			raise(f.l, "alignment %d is not a power of 2", a)
 		}
 		f.h.align = uint64(a)
 	default:
 		lua.ArgumentError(f.l, 1, fmt.Sprintf("invalid format option '%c'", rune(opt)))
 	}
+}
+
+// raise is luaL_error: the message, formatted by Go, after the position of
+// the calling Lua code.
+func raise(l *lua.State, format string, args ...any) {
+	lua.Errorf(l, "%s", fmt.Sprintf(format, args...))
 }
 
 // isIntOpt reports whether opt is one of the integer options.
@@ -326,7 +332,7 @@ func unpack(lim *luautil.Limits) lua.Function {
 			pos += f.padding(pos, opt, size)
 			lua.ArgumentCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
 			if nargs+n+2 > cStackMax {
-				lua.Errorf(l, "stack overflow (too many results)")
+				raise(l, "stack overflow (too many results)")
 			}
 			l.CheckStack(2)
 			switch {
@@ -349,7 +355,7 @@ func unpack(lim *luautil.Limits) lua.Function {
 						prev, ok = l.ToNumber(-1)
 					}
 					if !ok {
-						lua.Errorf(l, "format 'c0' needs a previous size")
+						raise(l, "format 'c0' needs a previous size")
 					}
 					size = cUint64(prev)
 					l.Pop(1)
@@ -364,7 +370,7 @@ func unpack(lim *luautil.Limits) lua.Function {
 			case opt == 's':
 				e := bytes.IndexByte([]byte(data[pos:]), 0)
 				if e < 0 {
-					lua.Errorf(l, "unfinished string in data")
+					raise(l, "unfinished string in data")
 				}
 				if lim != nil {
 					lim.Charge(l, e)
