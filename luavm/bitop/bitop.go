@@ -60,7 +60,7 @@ func shift(op func(b, n uint32) uint32) lua.Function {
 	}
 }
 
-func tohex(lim *luautil.Limits) lua.Function {
+func tohex() lua.Function {
 	return func(l *lua.State) int {
 		b := arg(l, 1)
 		n := int32(8)
@@ -72,13 +72,10 @@ func tohex(lim *luautil.Limits) lua.Function {
 			n = -n
 			digits = "0123456789ABCDEF"
 		}
-		if n < 0 {
-			// -2^31 stays negative: the C library then asks for a string
-			// of about 2^64 bytes. Refuse it as an allocation failure.
-			l.PushString(luautil.OutOfMemory)
-			l.Error()
-		}
-		if n > 8 {
+		// -(-2^31) overflows; Redis's build treats the result as large
+		// (the compiler assumes a negated negative is positive), so it
+		// prints 8 upper-case digits.
+		if n > 8 || n < 0 {
 			n = 8
 		}
 		var buf [8]byte
@@ -92,9 +89,9 @@ func tohex(lim *luautil.Limits) lua.Function {
 }
 
 // Open creates the `bit` table as Redis's luaopen_bit does and sets it as a
-// global. The library allocates nothing worth charging, so lim is unused
-// apart from keeping the signature common to all bundled libraries.
-func Open(l *lua.State, lim *luautil.Limits) {
+// global. The library allocates nothing worth charging, so lim is unused;
+// the parameter keeps the signature common to all bundled libraries.
+func Open(l *lua.State, _ *luautil.Limits) {
 	funcs := []lua.RegistryFunction{
 		{Name: "tobit", Function: func(l *lua.State) int { return ret(l, arg(l, 1)) }},
 		{Name: "bnot", Function: func(l *lua.State) int { return ret(l, ^arg(l, 1)) }},
@@ -110,7 +107,7 @@ func Open(l *lua.State, lim *luautil.Limits) {
 			b := arg(l, 1)
 			return ret(l, b>>24|(b>>8)&0xff00|(b&0xff00)<<8|b<<24)
 		}},
-		{Name: "tohex", Function: tohex(lim)},
+		{Name: "tohex", Function: tohex()},
 	}
 	l.NewTable()
 	lua.SetFunctions(l, funcs, 0)
