@@ -127,7 +127,7 @@ func (f *format) control(opt byte) {
 		}
 		f.h.align = uint64(a)
 	default:
-		lua.ArgumentError(f.l, 1, fmt.Sprintf("invalid format option '%c'", rune(opt)))
+		lua.ArgumentError(f.l, 1, "invalid format option '"+string([]byte{opt})+"'")
 	}
 }
 
@@ -198,6 +198,10 @@ func (b *buffer) addString(s string) {
 func pack(lim *luautil.Limits) lua.Function {
 	return func(l *lua.State) int {
 		f := newFormat(l)
+		// The C code pushes a nil above the arguments before building its
+		// result, so a missing argument right after the last one is nil,
+		// not "no value", in error messages.
+		l.PushNil()
 		out := buffer{l: l, lim: lim}
 		arg := 2
 		var total uint64
