@@ -44,10 +44,16 @@ func newState() *lua.State {
 // Redis runs script with EVAL and renders the reply.
 func (d *differ) Redis(t testing.TB, script string) string {
 	t.Helper()
-	reply := d.redis.MustDo(t, "EVAL", script, "0")
+	return d.RedisArgs(t, script)
+}
+
+// RedisArgs runs script with EVAL and ARGV args.
+func (d *differ) RedisArgs(t testing.TB, script string, args ...string) string {
+	t.Helper()
+	reply := d.redis.MustDo(t, append([]string{"EVAL", script, "0"}, args...)...)
 	out, err := renderRESP(bufio.NewReader(bytes.NewReader(reply)))
 	if err != nil {
-		t.Fatalf("reply %q: %v", reply, err)
+		t.Fatalf("reply %.200q: %v", reply, err)
 	}
 	return out
 }
