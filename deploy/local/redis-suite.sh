@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs Redis 7.0.15's own scripting and functions tests (../shared/redis-tests)
+# against luaproxy in front of a fresh redis-server whose scripting commands
+# are switched off, and prints the runner's "N passed, M failed" line.
+set -euo pipefail
+bin=${1:-bin/luaproxy}
+suite=${REDIS_SUITE:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/redis-tests/run.sh}
+[ -x "$suite" ] || { echo "redis-suite: $suite not found (set REDIS_SUITE)" >&2; exit 2; }
+dir=$(mktemp -d)
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rport=$(port); pport=$(port)
+args=(--port "$rport" --bind 127.0.0.1 --save '' --enable-debug-command yes --dir "$dir")
+for c in EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT FUNCTION FCALL FCALL_RO; do args+=(--rename-command "$c" '""'); done
+redis-server "${args[@]}" >"$dir/redis.log" 2>&1 &
+rpid=$!
+"$bin" --listen "127.0.0.1:$pport" --upstream "redis://127.0.0.1:$rport" --admin-listen "" >"$dir/proxy.log" 2>&1 &
+ppid=$!
+trap 'kill $ppid $rpid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do redis-cli -p "$pport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+"$suite" 127.0.0.1 "$pport"
