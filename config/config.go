@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,7 +15,8 @@ import (
 // Config is every setting of a luaproxy process. Field tags name the YAML
 // key; the flag is the same name with dashes (--admin-listen) and the
 // environment variable is LUAPROXY_ plus the upper-cased name with
-// underscores (LUAPROXY_ADMIN_LISTEN).
+// underscores (LUAPROXY_ADMIN_LISTEN). The table in settings.go ties the
+// three together.
 type Config struct {
 	// Listen is the address clients connect to.
 	Listen string `yaml:"listen"`
@@ -33,6 +35,9 @@ type Config struct {
 	// AdminListen is the HTTP address of /healthz, /readyz and /metrics;
 	// empty turns the admin server off.
 	AdminListen string `yaml:"admin-listen"`
+	// Pprof adds net/http/pprof under /debug/pprof/ to the admin server.
+	// Off by default: profiles expose internals and cost CPU when taken.
+	Pprof bool `yaml:"pprof"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log-level"`
@@ -49,6 +54,10 @@ type Config struct {
 	ProtoMaxBulkLen int64 `yaml:"proto-max-bulk-len"`
 	// DrainTimeout bounds how long shutdown waits for in-flight requests.
 	DrainTimeout time.Duration `yaml:"drain-timeout"`
+
+	// origins records where each non-default setting came from, for
+	// error messages. It is a pointer so that Config stays comparable.
+	origins *origins
 }
 
 // Default returns the settings luaproxy runs with when nothing is set.
@@ -66,6 +75,17 @@ func Default() Config {
 	}
 }
 
+// Source names where a setting's value came from: "default",
+// "config file luaproxy.yaml", "LUAPROXY_LISTEN" or "--listen".
+func (c Config) Source(name string) string {
+	if c.origins != nil {
+		if s, ok := (*c.origins)[name]; ok {
+			return s
+		}
+	}
+	return "default"
+}
+
 // Upstream is a parsed upstream URL.
 type Upstream struct {
 	Addr     string // host:port
@@ -75,11 +95,37 @@ type Upstream struct {
 	TLS      bool
 }
 
+// String returns the upstream as a URL with the password masked, for logs.
+func (u Upstream) String() string {
+	scheme := "redis"
+	if u.TLS {
+		scheme = "rediss"
+	}
+	v := url.URL{Scheme: scheme, Host: u.Addr}
+	switch {
+	case u.Password != "":
+		v.User = url.UserPassword(u.Username, "xxxxx")
+	case u.Username != "":
+		v.User = url.User(u.Username)
+	}
+	if u.DB != 0 {
+		v.Path = "/" + strconv.Itoa(u.DB)
+	}
+	return v.String()
+}
+
 // ParseUpstream parses redis://[user:pass@]host[:port][/db] and rediss://.
+// Error messages never contain the password.
 func ParseUpstream(s string) (Upstream, error) {
+	shown := redactURL(s)
 	u, err := url.Parse(s)
 	if err != nil {
-		return Upstream{}, fmt.Errorf("upstream %q: %w", s, err)
+		// url.Error repeats the whole URL, password included: keep only
+		// the reason.
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
+		return Upstream{}, fmt.Errorf("upstream %q: %v", shown, err)
 	}
 	var up Upstream
 	switch u.Scheme {
@@ -87,30 +133,64 @@ func ParseUpstream(s string) (Upstream, error) {
 	case "rediss":
 		up.TLS = true
 	default:
-		return Upstream{}, fmt.Errorf("upstream %q: scheme must be redis:// or rediss://", s)
+		return Upstream{}, fmt.Errorf("upstream %q: scheme must be redis:// or rediss://", shown)
 	}
-	if u.Host == "" {
-		return Upstream{}, fmt.Errorf("upstream %q: no host", s)
+	if u.Opaque != "" || u.Hostname() == "" {
+		return Upstream{}, fmt.Errorf("upstream %q: no host", shown)
 	}
-	up.Addr = u.Host
-	if u.Port() == "" {
-		up.Addr = u.Host + ":6379"
+	port := u.Port()
+	if port == "" {
+		port = "6379"
 	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Upstream{}, fmt.Errorf("upstream %q: port %q is not between 1 and 65535", shown, port)
+	}
+	up.Addr = net.JoinHostPort(u.Hostname(), port)
 	if u.User != nil {
 		up.Username = u.User.Username()
-		up.Password, _ = u.User.Password()
-		if _, ok := u.User.Password(); !ok {
-			// redis://:secret@ and redis://secret@ both mean a password
-			// for the default user, as redis-cli -u reads them.
+		if pass, ok := u.User.Password(); ok {
+			up.Password = pass
+		} else {
+			// redis://secret@host means a password for the default
+			// user, as redis-cli -u reads it.
 			up.Password, up.Username = up.Username, ""
 		}
 	}
-	if db := strings.Trim(u.Path, "/"); db != "" {
+	if u.RawQuery != "" || u.Fragment != "" {
+		return Upstream{}, fmt.Errorf("upstream %q: query parameters and fragments are not supported", shown)
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
 		n, err := strconv.Atoi(db)
-		if err != nil || n < 0 {
-			return Upstream{}, fmt.Errorf("upstream %q: database %q is not a number", s, db)
+		if err != nil || n < 0 || strings.TrimLeft(db, "0123456789") != "" {
+			return Upstream{}, fmt.Errorf("upstream %q: database %q is not a number", shown, db)
 		}
 		up.DB = n
 	}
 	return up, nil
+}
+
+// redactURL masks the password of a URL-like string, even one that
+// url.Parse rejects.
+func redactURL(s string) string {
+	rest := s
+	prefix := ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		prefix, rest = s[:i+3], s[i+3:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
+	}
+	user := rest[:at]
+	if c := strings.Index(user, ":"); c >= 0 {
+		user = user[:c+1] + "xxxxx"
+	} else {
+		// A lone userinfo is a password (see ParseUpstream).
+		user = "xxxxx"
+	}
+	return prefix + user + rest[at:]
 }
