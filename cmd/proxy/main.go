@@ -1,0 +1,252 @@
+// Command luaproxy is a Redis proxy that runs every Lua script and Redis
+// Function itself and passes all other commands to an upstream Redis.
+//
+// Settings come from flags, LUAPROXY_* environment variables and a YAML
+// file; run `luaproxy --help` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/luaproxy/luaproxy/config"
+	"github.com/luaproxy/luaproxy/proxy"
+)
+
+// Set at link time: go build -ldflags "-X main.version=v1.2.3 -X main.commit=abc123".
+var (
+	version = ""
+	commit  = ""
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the proxy could not start or failed while serving
+	exitUsage = 2 // bad command line or settings
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
+
+// run is main without process globals: it returns the exit code and stops
+// on SIGINT or SIGTERM.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	return runUntil(args, getenv, stdout, stderr, sigs, nil)
+}
+
+// listening reports where a started proxy listens; tests use it to find
+// ports chosen by the kernel.
+type listening struct {
+	Listen net.Addr
+	Admin  net.Addr // nil without an admin server
+}
+
+// runUntil runs the proxy until a value arrives on stop. If started is not
+// nil it receives the bound addresses once the proxy accepts connections.
+func runUntil(args []string, getenv func(string) string, stdout, stderr io.Writer, stop <-chan os.Signal, started chan<- listening) int {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--version" || a == "-version" {
+			fmt.Fprintln(stdout, versionLine())
+			return exitOK
+		}
+	}
+	cfg, err := config.Load(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		config.Usage(stdout)
+		return exitOK
+	}
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "luaproxy: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	defer func() { _ = log.Sync() }()
+	if err := serve(cfg, log, stop, started); err != nil {
+		log.Error("luaproxy failed", zap.Error(err))
+		return exitError
+	}
+	return exitOK
+}
+
+// serve runs the proxy and the admin server until stop delivers, then
+// drains both within cfg.DrainTimeout.
+func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started chan<- listening) error {
+	up, _ := config.ParseUpstream(cfg.Upstream) // validated
+	srv, err := proxy.New(cfg, log)
+	if err != nil {
+		return fmt.Errorf("create proxy: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	at := listening{Listen: ln.Addr()}
+
+	var admin *http.Server
+	var adminLn net.Listener
+	if cfg.AdminListen != "" {
+		adminLn, err = net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listen: %w", err)
+		}
+		at.Admin = adminLn.Addr()
+		admin = newAdminServer(srv.AdminHandler(), cfg.Pprof, log)
+	}
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if admin != nil {
+		go func() { errc <- admin.Serve(adminLn) }()
+	}
+	adminAddr := ""
+	if at.Admin != nil {
+		adminAddr = at.Admin.String()
+	}
+	log.Info("luaproxy started",
+		zap.String("version", versionString()),
+		zap.String("listen", at.Listen.String()),
+		zap.String("upstream", up.String()),
+		zap.String("admin", adminAddr),
+		zap.Bool("pprof", cfg.Pprof && admin != nil))
+	if started != nil {
+		started <- at
+	}
+
+	var serveErr error
+	select {
+	case sig := <-stop:
+		log.Info("luaproxy stopping", zap.Stringer("signal", sig), zap.Duration("drain_timeout", cfg.DrainTimeout))
+	case serveErr = <-errc:
+		// A server stopped on its own: shut the other one down too.
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	shutdownErr := srv.Shutdown(ctx)
+	if admin != nil {
+		// The admin server outlives the proxy's drain so that /readyz
+		// reports the shutdown while it is under way.
+		if err := admin.Shutdown(ctx); err != nil && shutdownErr == nil {
+			shutdownErr = fmt.Errorf("admin shutdown: %w", err)
+		}
+	}
+	if serveErr != nil && !errors.Is(serveErr, proxy.ErrServerClosed) && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	log.Info("luaproxy stopped")
+	return nil
+}
+
+// newAdminServer serves the proxy's admin endpoints and, if asked,
+// net/http/pprof, with timeouts so that slow clients cannot pin it.
+func newAdminServer(h http.Handler, withPprof bool, log *zap.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	write := 30 * time.Second
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		// CPU profiles and traces stream for ?seconds=N.
+		write = 5 * time.Minute
+	}
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      write,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          zap.NewStdLog(log.Named("admin")),
+	}
+}
+
+// newLogger builds the process logger; Validate has checked level and format.
+func newLogger(cfg config.Config, w io.Writer) *zap.Logger {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		level = zapcore.InfoLevel
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder
+	if cfg.LogFormat == "console" {
+		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		encoder = zapcore.NewConsoleEncoder(enc)
+	} else {
+		encoder = zapcore.NewJSONEncoder(enc)
+	}
+	core := zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(w)), level)
+	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w))))
+}
+
+// versionString is the version set at link time, else the module version
+// from the build information.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
+
+// commitString is the commit set at link time, else the VCS revision
+// stamped by go build, else "unknown".
+func commitString() string {
+	if commit != "" {
+		return commit
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		rev, modified := "", false
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if modified {
+				rev += "-dirty"
+			}
+			return rev
+		}
+	}
+	return "unknown"
+}
+
+func versionLine() string {
+	return fmt.Sprintf("luaproxy %s (commit %s, %s)", versionString(), commitString(), runtime.Version())
+}
