@@ -159,14 +159,19 @@ func (e *encoder) integer(n int64) {
 
 // container writes an array or map header for n elements.
 func (e *encoder) container(fix, code16, code32 byte, n uint64) {
+	var h [5]byte
+	e.add(containerHeader(h[:0], fix, code16, code32, n)...)
+}
+
+// containerHeader appends the array or map header for n elements to dst.
+func containerHeader(dst []byte, fix, code16, code32 byte, n uint64) []byte {
 	switch {
 	case n <= 15:
-		e.header(fix|byte(n), 0, 0)
+		return append(dst, fix|byte(n))
 	case n <= 0xffff:
-		e.header(code16, n, 2)
-	default:
-		e.header(code32, n, 4)
+		return binary.BigEndian.AppendUint16(append(dst, code16), uint16(n))
 	}
+	return binary.BigEndian.AppendUint32(append(dst, code32), uint32(n))
 }
 
 // arrayLen reports whether the table on top of the stack has exactly the
@@ -207,12 +212,13 @@ func (e *encoder) table(level int) {
 		return
 	}
 	e.stack.check(3, "in function mp_encode_lua_table_as_map")
+	// The C code walks the table once to count the pairs and again to
+	// encode them. go-lua's Next costs time linear in the position of the
+	// key, so a walk is quadratic: here one walk encodes the pairs and
+	// counts them, and the header is slid in front of them afterwards.
+	start := len(e.buf)
 	n := 0
 	for l.PushNil(); l.Next(-2); n++ {
-		l.Pop(1)
-	}
-	e.container(0x80, 0xde, 0xdf, uint64(n))
-	for l.PushNil(); l.Next(-2); {
 		l.PushValue(-2)
 		e.stack.top = top + 3
 		e.value(level + 1)
@@ -221,5 +227,11 @@ func (e *encoder) table(level int) {
 		e.value(level + 1)
 		l.Pop(1)
 	}
+	var h [5]byte
+	hdr := containerHeader(h[:0], 0x80, 0xde, 0xdf, uint64(n))
+	e.reserve(len(hdr))
+	e.buf = e.buf[:len(e.buf)+len(hdr)]
+	copy(e.buf[start+len(hdr):], e.buf[start:])
+	copy(e.buf[start:], hdr)
 	e.stack.top = top
 }
