@@ -17,8 +17,11 @@ import (
 // Env is the per-state data the libraries keep: the limits they charge and
 // the pseudo-random generator behind math.random.
 type Env struct {
-	lim  *luautil.Limits
-	rand *Rand
+	lim        *luautil.Limits
+	rand       *Rand
+	gcPause    int32
+	gcStepMul  int32
+	proxyMetas map[any]bool
 }
 
 // Open installs Lua 5.1's base, string, table and math functions into l's
@@ -30,7 +33,7 @@ func Open(l *lua.State, lim *luautil.Limits) *Env {
 	if lim == nil {
 		lim = &luautil.Limits{}
 	}
-	e := &Env{lim: lim, rand: NewRand()}
+	e := &Env{lim: lim, rand: NewRand(), gcPause: 200, gcStepMul: 200, proxyMetas: map[any]bool{}}
 	for _, lib := range []lua.RegistryFunction{
 		{Name: "_G", Function: lua.BaseOpen},
 		{Name: "string", Function: lua.StringOpen},
@@ -49,8 +52,12 @@ func Open(l *lua.State, lim *luautil.Limits) *Env {
 
 // Reset restores what a new script must see. Redis 7.0 never reseeds its
 // generator between scripts (redisSrand48 runs only from math.randomseed),
-// so the sequence carries on from script to script, and Reset leaves it.
-func (e *Env) Reset() {}
+// so the sequence carries on from script to script, and Reset leaves it;
+// the collector settings and newproxy bookkeeping start afresh.
+func (e *Env) Reset() {
+	e.gcPause, e.gcStepMul = 200, 200
+	clear(e.proxyMetas)
+}
 
 // SetRand makes math.random on this state draw from r, so that several
 // states can share one sequence as Redis's single Lua state does.
@@ -58,8 +65,3 @@ func (e *Env) SetRand(r *Rand) { e.rand = r }
 
 // Rand returns the generator behind math.random.
 func (e *Env) Rand() *Rand { return e.rand }
-
-func (e *Env) openBase(l *lua.State)   {}
-func (e *Env) openString(l *lua.State) {}
-func (e *Env) openTable(l *lua.State)  {}
-func (e *Env) openMath(l *lua.State)   {}

@@ -1,0 +1,178 @@
+package luautil
+
+import (
+	"math"
+	"strconv"
+)
+
+// ParseNumber converts s as Lua 5.1's luaO_str2d does with glibc's strtod:
+// surrounding C whitespace, decimal and hexadecimal numbers (with optional
+// binary exponent), "inf", "infinity" and "nan" in any case. Like C, it
+// stops at the first NUL byte.
+func ParseNumber(s string) (float64, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			s = s[:i]
+			break
+		}
+	}
+	f, n := ParseCNumber(s)
+	if n == 0 {
+		return 0, false
+	}
+	for ; n < len(s); n++ {
+		if !IsSpace(s[n]) {
+			return 0, false
+		}
+	}
+	return f, true
+}
+
+// IsSpace is C's isspace in the C locale.
+func IsSpace(c byte) bool { return c == ' ' || (c >= '\t' && c <= '\r') }
+
+// ParseCNumber is strtod: it parses the longest number prefix of s and
+// returns it with the count of bytes used, 0 if there is none.
+func ParseCNumber(s string) (float64, int) {
+	i := 0
+	for i < len(s) && IsSpace(s[i]) {
+		i++
+	}
+	start := i
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	sign := func(f float64) float64 {
+		if neg {
+			return -f
+		}
+		return f
+	}
+	if hasFold(s[i:], "inf") {
+		if hasFold(s[i:], "infinity") {
+			return sign(math.Inf(1)), i + 8
+		}
+		return sign(math.Inf(1)), i + 3
+	}
+	if hasFold(s[i:], "nan") {
+		n := i + 3
+		if n < len(s) && s[n] == '(' {
+			j := n + 1
+			for j < len(s) && (isAlnum(s[j]) || s[j] == '_') {
+				j++
+			}
+			if j < len(s) && s[j] == ')' {
+				n = j + 1
+			}
+		}
+		// glibc's strtod("nan") has the sign bit clear; "-nan" sets it.
+		return math.Copysign(math.NaN(), sign(1)), n
+	}
+	if i+1 < len(s) && s[i] == '0' && (s[i+1] == 'x' || s[i+1] == 'X') {
+		if f, n := parseHex(s[i+2:]); n > 0 {
+			return sign(f), i + 2 + n
+		}
+	}
+	j := i
+	digits := 0
+	for j < len(s) && isDigit(s[j]) {
+		j++
+		digits++
+	}
+	if j < len(s) && s[j] == '.' {
+		j++
+		for j < len(s) && isDigit(s[j]) {
+			j++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return 0, 0
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && isDigit(s[k]) {
+			for k < len(s) && isDigit(s[k]) {
+				k++
+			}
+			j = k
+		}
+	}
+	f, err := strconv.ParseFloat(s[start:j], 64)
+	if err != nil && !math.IsInf(f, 0) && f != 0 {
+		return 0, 0
+	}
+	return f, j
+}
+
+// parseHex parses hexadecimal digits with an optional point and binary
+// exponent (after "0x") and returns the value and the bytes used.
+func parseHex(s string) (float64, int) {
+	j, digits := 0, 0
+	for j < len(s) && isXDigit(s[j]) {
+		j++
+		digits++
+	}
+	mant := s[:j]
+	if j < len(s) && s[j] == '.' {
+		k := j + 1
+		for k < len(s) && isXDigit(s[k]) {
+			k++
+			digits++
+		}
+		if digits > 0 {
+			mant = s[:k]
+			j = k
+		}
+	}
+	if digits == 0 {
+		return 0, 0
+	}
+	exp := "p0"
+	if j < len(s) && (s[j] == 'p' || s[j] == 'P') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && isDigit(s[k]) {
+			for k < len(s) && isDigit(s[k]) {
+				k++
+			}
+			exp = s[j:k]
+			j = k
+		}
+	}
+	if mant[0] == '.' {
+		mant = "0" + mant
+	}
+	f, err := strconv.ParseFloat("0x"+mant+exp, 64)
+	if err != nil && !math.IsInf(f, 0) && f != 0 {
+		return 0, 0
+	}
+	return f, j
+}
+
+func hasFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isXDigit(c byte) bool { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') }
+func isAlnum(c byte) bool  { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }

@@ -1,0 +1,489 @@
+package stdlib
+
+import (
+	"strings"
+
+	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+)
+
+// openBase replaces the base functions whose go-lua versions differ from
+// lbaselib.c (5.2 semantics, messages or number formatting) and adds the
+// 5.1 names go-lua lacks. print, dofile and loadfile stay as go-lua has
+// them: Redis removes them, and luavm's sandbox decides.
+func (e *Env) openBase(l *lua.State) {
+	l.PushGlobalTable()
+	setFuncs(l, map[string]lua.Function{
+		"assert":         baseAssert,
+		"collectgarbage": e.baseCollectGarbage,
+		"error":          baseError,
+		"gcinfo":         e.baseGCInfo,
+		"getfenv":        baseGetfenv,
+		"getmetatable":   baseGetmetatable,
+		"ipairs":         baseIpairs,
+		"load":           baseLoad,
+		"loadstring":     baseLoadstring,
+		"newproxy":       e.baseNewproxy,
+		"next":           baseNext,
+		"pairs":          basePairs,
+		"rawequal":       baseRawequal,
+		"rawget":         baseRawget,
+		"rawset":         baseRawset,
+		"select":         baseSelect,
+		"setfenv":        baseSetfenv,
+		"setmetatable":   baseSetmetatable,
+		"tonumber":       baseTonumber,
+		"tostring":       baseTostring,
+		"type":           baseType,
+		"unpack":         baseUnpack,
+		"xpcall":         baseXpcall,
+	})
+	l.PushNil()
+	l.SetField(-2, "rawlen") // Lua 5.2 only
+	l.PushString("Lua 5.1")
+	l.SetField(-2, "_VERSION")
+	l.Pop(1)
+}
+
+func baseAssert(l *lua.State) int {
+	checkAny(l, 1)
+	if !l.ToBoolean(1) {
+		errorf(l, "%s", optString(l, 2, "assertion failed!"))
+	}
+	return l.Top()
+}
+
+func baseError(l *lua.State) int {
+	level := optInt(l, 2, 1)
+	l.SetTop(1)
+	if _, ok := toLString(l, 1); ok && level > 0 {
+		lua.Where(l, int(level))
+		l.PushValue(1)
+		l.Concat(2)
+	}
+	l.Error()
+	return 0
+}
+
+func baseGetmetatable(l *lua.State) int {
+	checkAny(l, 1)
+	if !l.MetaTable(1) {
+		l.PushNil()
+		return 1
+	}
+	lua.MetaField(l, 1, "__metatable")
+	return 1
+}
+
+func baseSetmetatable(l *lua.State) int {
+	t := l.TypeOf(2)
+	checkType(l, 1, lua.TypeTable)
+	argCheck(l, t == lua.TypeNil || t == lua.TypeTable, 2, "nil or table expected")
+	if lua.MetaField(l, 1, "__metatable") {
+		errorf(l, "cannot change a protected metatable")
+	}
+	l.SetTop(2)
+	l.SetMetaTable(1)
+	return 1
+}
+
+func baseRawequal(l *lua.State) int {
+	checkAny(l, 1)
+	checkAny(l, 2)
+	l.PushBoolean(l.RawEqual(1, 2))
+	return 1
+}
+
+func baseRawget(l *lua.State) int {
+	checkType(l, 1, lua.TypeTable)
+	checkAny(l, 2)
+	l.SetTop(2)
+	l.RawGet(1)
+	return 1
+}
+
+func baseRawset(l *lua.State) int {
+	checkType(l, 1, lua.TypeTable)
+	checkAny(l, 2)
+	checkAny(l, 3)
+	l.SetTop(3)
+	l.RawSet(1)
+	return 1
+}
+
+func baseType(l *lua.State) int {
+	checkAny(l, 1)
+	l.PushString(typeName(l, 1))
+	return 1
+}
+
+func baseNext(l *lua.State) int {
+	checkType(l, 1, lua.TypeTable)
+	l.SetTop(2)
+	if l.Next(1) {
+		return 2
+	}
+	l.PushNil()
+	return 1
+}
+
+// basePairs and baseIpairs ignore __pairs/__ipairs, which 5.1 lacks.
+func basePairs(l *lua.State) int {
+	checkType(l, 1, lua.TypeTable)
+	pushNamed(l, "(for generator)", baseNext)
+	l.PushValue(1)
+	l.PushNil()
+	return 3
+}
+
+func ipairsAux(l *lua.State) int {
+	i := checkInt(l, 2)
+	checkType(l, 1, lua.TypeTable)
+	i++
+	l.PushInteger(int(i))
+	l.RawGetInt(1, int(i))
+	if l.IsNil(-1) {
+		return 0
+	}
+	return 2
+}
+
+func baseIpairs(l *lua.State) int {
+	checkType(l, 1, lua.TypeTable)
+	pushNamed(l, "(for generator)", ipairsAux)
+	l.PushValue(1)
+	l.PushInteger(0)
+	return 3
+}
+
+func baseSelect(l *lua.State) int {
+	n := l.Top()
+	if l.TypeOf(1) == lua.TypeString {
+		if s, _ := l.ToString(1); strings.HasPrefix(s, "#") {
+			l.PushInteger(n - 1)
+			return 1
+		}
+	}
+	i := int(checkInt(l, 1))
+	if i < 0 {
+		i = n + i
+	} else if i > n {
+		i = n
+	}
+	argCheck(l, 1 <= i, 1, "index out of range")
+	return n - i
+}
+
+func baseUnpack(l *lua.State) int {
+	checkType(l, 1, lua.TypeTable)
+	i := optInt(l, 2, 1)
+	var e int32
+	if l.IsNoneOrNil(3) {
+		e = int32(l.RawLength(1))
+	} else {
+		e = checkInt(l, 3)
+	}
+	if i > e {
+		return 0
+	}
+	n := int64(e) - int64(i) + 1
+	if n <= 0 || n >= 8000 || !l.CheckStack(int(n)) {
+		errorf(l, "too many results to unpack")
+	}
+	for k := int64(i); k <= int64(e); k++ {
+		l.RawGetInt(1, int(k))
+	}
+	return int(n)
+}
+
+func baseTostring(l *lua.State) int {
+	checkAny(l, 1)
+	if lua.CallMeta(l, 1, "__tostring") {
+		return 1
+	}
+	switch l.TypeOf(1) {
+	case lua.TypeNumber:
+		n, _ := l.ToNumber(1)
+		l.PushString(luautil.FormatNumber(n))
+	default:
+		lua.ToStringMeta(l, 1)
+	}
+	return 1
+}
+
+// baseTonumber is luaB_tonumber: base 10 uses strtod rules, other bases
+// C's strtoul (a leading minus negates modulo 2^64).
+func baseTonumber(l *lua.State) int {
+	base := optInt(l, 2, 10)
+	if base == 10 {
+		checkAny(l, 1)
+		if n, ok := toNumber(l, 1); ok {
+			l.PushNumber(n)
+			return 1
+		}
+		l.PushNil()
+		return 1
+	}
+	s := cString(checkString(l, 1))
+	argCheck(l, 2 <= base && base <= 36, 2, "base out of range")
+	if n, used := strtoul(s, int(base)); used > 0 {
+		rest := s[used:]
+		for len(rest) > 0 && luautil.IsSpace(rest[0]) {
+			rest = rest[1:]
+		}
+		if rest == "" {
+			l.PushNumber(float64(n))
+			return 1
+		}
+	}
+	l.PushNil()
+	return 1
+}
+
+// strtoul parses s as C's strtoul with base 2..36 and returns the value
+// and the bytes used (0 when no digit was read).
+func strtoul(s string, base int) (uint64, int) {
+	i := 0
+	for i < len(s) && luautil.IsSpace(s[i]) {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	if base == 16 && i+2 < len(s)+1 && i+1 < len(s) && s[i] == '0' && (s[i+1]|0x20) == 'x' &&
+		i+2 < len(s) && digitVal(s[i+2]) < 16 {
+		i += 2
+	}
+	start := i
+	var n uint64
+	overflow := false
+	for i < len(s) {
+		d := digitVal(s[i])
+		if d >= base {
+			break
+		}
+		hi, lo := mulAdd(n, uint64(base), uint64(d))
+		if hi != 0 {
+			overflow = true
+		}
+		n = lo
+		i++
+	}
+	if i == start {
+		return 0, 0
+	}
+	if overflow {
+		return ^uint64(0), i
+	}
+	if neg {
+		n = -n
+	}
+	return n, i
+}
+
+func mulAdd(a, b, c uint64) (hi, lo uint64) {
+	const mask32 = 1<<32 - 1
+	// 128-bit a*b+c, enough to detect overflow.
+	a0, a1 := a&mask32, a>>32
+	b0, b1 := b&mask32, b>>32
+	w0 := a0 * b0
+	t := a1*b0 + w0>>32
+	w1 := t & mask32
+	w2 := t >> 32
+	w1 += a0 * b1
+	hi = a1*b1 + w2 + w1>>32
+	lo = a * b
+	lo2 := lo + c
+	if lo2 < lo {
+		hi++
+	}
+	return hi, lo2
+}
+
+func digitVal(c byte) int {
+	switch {
+	case isDigit(c):
+		return int(c - '0')
+	case isLower(c):
+		return int(c-'a') + 10
+	case isUpper(c):
+		return int(c-'A') + 10
+	}
+	return 99
+}
+
+// baseXpcall is 5.1's xpcall(f, handler): no extra arguments for f.
+func baseXpcall(l *lua.State) int {
+	checkAny(l, 2)
+	l.SetTop(2)
+	l.Insert(1) // handler below f
+	if !l.IsFunction(1) {
+		// 5.1 raises "error in error handling" when the handler is
+		// not a function and f fails.
+		l.PushGoFunction(func(l *lua.State) int {
+			l.PushString("error in error handling")
+			return 1
+		})
+		l.Replace(1)
+	}
+	err := l.ProtectedCall(0, lua.MultipleReturns, 1)
+	l.PushBoolean(err == nil)
+	l.Replace(1)
+	return l.Top()
+}
+
+// load runs source text through go-lua's parser, in text mode only.
+func loadChunk(l *lua.State, chunk, name string) int {
+	if err := l.Load(strings.NewReader(chunk), name, "t"); err != nil {
+		l.PushNil()
+		l.Insert(-2)
+		return 2
+	}
+	return 1
+}
+
+func baseLoadstring(l *lua.State) int {
+	s := checkString(l, 1)
+	name := optString(l, 2, s)
+	return loadChunk(l, s, name)
+}
+
+// baseLoad is 5.1's load(func [, chunkname]): the reader function is called
+// until it returns nil or an empty string.
+func baseLoad(l *lua.State) int {
+	name := optString(l, 2, "=(load)")
+	checkType(l, 1, lua.TypeFunction)
+	l.SetTop(3)
+	var b strings.Builder
+	for {
+		l.PushValue(1)
+		l.Call(0, 1)
+		if l.IsNil(-1) {
+			l.Pop(1)
+			break
+		}
+		s, ok := toLString(l, -1)
+		if !ok {
+			errorf(l, "reader function must return a string")
+		}
+		l.Pop(1)
+		if s == "" {
+			break
+		}
+		b.WriteString(s)
+	}
+	return loadChunk(l, b.String(), name)
+}
+
+// getFunc resolves getfenv/setfenv's first argument: a function, or a
+// stack level (1 = the caller).
+func getFunc(l *lua.State, opt bool) {
+	if l.IsFunction(1) {
+		l.PushValue(1)
+		return
+	}
+	var level int32
+	if opt {
+		level = optInt(l, 1, 1)
+	} else {
+		level = checkInt(l, 1)
+	}
+	argCheck(l, level >= 0, 1, "level must be non-negative")
+	f, ok := lua.Stack(l, int(level))
+	if !ok {
+		argError(l, 1, "invalid level")
+	}
+	lua.Info(l, "f", f)
+}
+
+// baseGetfenv: go-lua (5.2) has no per-function environments; every
+// function luavm runs sees the globals table, so that is what it returns.
+func baseGetfenv(l *lua.State) int {
+	getFunc(l, true)
+	l.PushGlobalTable()
+	return 1
+}
+
+// baseSetfenv accepts only what 5.2 can honour: setting the globals table
+// itself. Anything else fails as 5.1 does for objects it cannot change.
+func baseSetfenv(l *lua.State) int {
+	checkType(l, 2, lua.TypeTable)
+	getFunc(l, false)
+	l.PushGlobalTable()
+	same := l.RawEqual(2, -1)
+	l.Pop(1)
+	if n, ok := l.ToNumber(1); ok && l.TypeOf(1) == lua.TypeNumber && n == 0 && same {
+		return 0
+	}
+	if !same || l.IsGoFunction(-1) {
+		errorf(l, "'setfenv' cannot change environment of given object")
+	}
+	return 1
+}
+
+// memoryKB is a plausible heap size in KB for gcinfo/collectgarbage:
+// go-lua has no allocator of its own to ask.
+func (e *Env) memoryKB() float64 { return 20 + float64(e.lim.Used())/1024 }
+
+func (e *Env) baseGCInfo(l *lua.State) int {
+	l.PushInteger(int(e.memoryKB()))
+	return 1
+}
+
+// baseCollectGarbage accepts 5.1's options; the Go collector is never
+// stopped or forced from a script.
+func (e *Env) baseCollectGarbage(l *lua.State) int {
+	opts := []string{"stop", "restart", "collect", "count", "step", "setpause", "setstepmul"}
+	opt := optString(l, 1, "collect")
+	o := -1
+	for i, s := range opts {
+		if s == opt {
+			o = i
+		}
+	}
+	if o < 0 {
+		argError(l, 1, "invalid option '"+opt+"'")
+	}
+	ex := optInt(l, 2, 0)
+	switch opts[o] {
+	case "count":
+		l.PushNumber(e.memoryKB())
+	case "step":
+		l.PushBoolean(false)
+	case "setpause":
+		l.PushInteger(int(e.gcPause))
+		e.gcPause = ex
+	case "setstepmul":
+		l.PushInteger(int(e.gcStepMul))
+		e.gcStepMul = ex
+	default:
+		l.PushInteger(0)
+	}
+	return 1
+}
+
+// baseNewproxy is 5.1's undocumented newproxy: a zero-size userdata,
+// optionally with a fresh metatable or one shared with another proxy.
+func (e *Env) baseNewproxy(l *lua.State) int {
+	l.SetTop(1)
+	l.PushUserData(nil)
+	if !l.ToBoolean(1) {
+		return 1
+	}
+	if l.IsBoolean(1) {
+		l.NewTable()
+		e.proxyMetas[l.ToValue(-1)] = true
+	} else {
+		valid := false
+		if l.MetaTable(1) {
+			valid = e.proxyMetas[l.ToValue(-1)]
+			l.Pop(1)
+		}
+		argCheck(l, valid, 1, "boolean or proxy expected")
+		l.MetaTable(1)
+	}
+	l.SetMetaTable(2)
+	return 1
+}

@@ -1,0 +1,143 @@
+package stdlib
+
+import (
+	"math"
+
+	"github.com/Shopify/go-lua"
+)
+
+// lrand48Max is REDIS_LRAND48_MAX (INT32_MAX).
+const lrand48Max = math.MaxInt32
+
+// openMath replaces go-lua's math library with lmathlib.c's functions and
+// Redis's math.random/randomseed.
+func (e *Env) openMath(l *lua.State) {
+	l.NewTable()
+	fn1 := func(f func(float64) float64) lua.Function {
+		return func(l *lua.State) int {
+			l.PushNumber(f(checkNumber(l, 1)))
+			return 1
+		}
+	}
+	fn2 := func(f func(float64, float64) float64) lua.Function {
+		return func(l *lua.State) int {
+			l.PushNumber(f(checkNumber(l, 1), checkNumber(l, 2)))
+			return 1
+		}
+	}
+	const radiansPerDegree = math.Pi / 180.0
+	setFuncs(l, map[string]lua.Function{
+		"abs":   fn1(math.Abs),
+		"acos":  fn1(math.Acos),
+		"asin":  fn1(math.Asin),
+		"atan2": fn2(math.Atan2),
+		"atan":  fn1(math.Atan),
+		"ceil":  fn1(math.Ceil),
+		"cosh":  fn1(math.Cosh),
+		"cos":   fn1(math.Cos),
+		"deg":   fn1(func(x float64) float64 { return x / radiansPerDegree }),
+		"exp":   fn1(math.Exp),
+		"floor": fn1(math.Floor),
+		"fmod":  fn2(math.Mod),
+		"mod":   fn2(math.Mod),
+		"frexp": func(l *lua.State) int {
+			f, exp := math.Frexp(checkNumber(l, 1))
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				exp = 0
+			}
+			l.PushNumber(f)
+			l.PushInteger(exp)
+			return 2
+		},
+		"ldexp": func(l *lua.State) int {
+			x := checkNumber(l, 1)
+			l.PushNumber(math.Ldexp(x, int(checkInt(l, 2))))
+			return 1
+		},
+		"log10": fn1(math.Log10),
+		"log":   fn1(math.Log),
+		"max": func(l *lua.State) int {
+			n := l.Top()
+			m := checkNumber(l, 1)
+			for i := 2; i <= n; i++ {
+				if d := checkNumber(l, i); d > m {
+					m = d
+				}
+			}
+			l.PushNumber(m)
+			return 1
+		},
+		"min": func(l *lua.State) int {
+			n := l.Top()
+			m := checkNumber(l, 1)
+			for i := 2; i <= n; i++ {
+				if d := checkNumber(l, i); d < m {
+					m = d
+				}
+			}
+			l.PushNumber(m)
+			return 1
+		},
+		"modf": func(l *lua.State) int {
+			x := checkNumber(l, 1)
+			ip, fp := math.Modf(x)
+			if math.IsInf(x, 0) {
+				fp = math.Copysign(0, x) // C's modf: ±0, Go's: NaN
+			}
+			l.PushNumber(ip)
+			l.PushNumber(fp)
+			return 2
+		},
+		"pow":        fn2(math.Pow),
+		"rad":        fn1(func(x float64) float64 { return x * radiansPerDegree }),
+		"random":     e.mathRandom,
+		"randomseed": e.mathRandomSeed,
+		"sinh":       fn1(math.Sinh),
+		"sin":        fn1(math.Sin),
+		"sqrt":       fn1(math.Sqrt),
+		"tanh":       fn1(math.Tanh),
+		"tan":        fn1(math.Tan),
+	})
+	l.PushNumber(math.Pi)
+	l.SetField(-2, "pi")
+	l.PushNumber(math.Inf(1))
+	l.SetField(-2, "huge")
+	setLib(l, "math")
+}
+
+// mathRandom is redis_math_random: Lua 5.1's math.random over
+// redisLrand48, with C int arithmetic for the bounds.
+func (e *Env) mathRandom(l *lua.State) int {
+	r := float64(e.rand.Next()%lrand48Max) / float64(lrand48Max)
+	switch l.Top() {
+	case 0:
+		l.PushNumber(r)
+	case 1:
+		u := checkInt(l, 1)
+		argCheck(l, 1 <= u, 1, "interval is empty")
+		l.PushNumber(math.Floor(r*float64(u)) + 1)
+	case 2:
+		lo := checkInt(l, 1)
+		u := checkInt(l, 2)
+		argCheck(l, lo <= u, 2, "interval is empty")
+		l.PushNumber(math.Floor(r*float64(u-lo+1)) + float64(lo))
+	default:
+		errorf(l, "wrong number of arguments")
+	}
+	return 1
+}
+
+func (e *Env) mathRandomSeed(l *lua.State) int {
+	e.rand.Seed(checkInt(l, 1))
+	return 0
+}
+
+// setLib makes the table at the top of the stack the global library name
+// and package.loaded[name], and pops it.
+func setLib(l *lua.State, name string) {
+	lua.SubTable(l, lua.RegistryIndex, "_LOADED")
+	l.PushValue(-2)
+	l.SetField(-2, name)
+	l.Pop(1)
+	l.SetGlobal(name)
+}

@@ -1,0 +1,291 @@
+package stdlib
+
+import (
+	"github.com/Shopify/go-lua"
+)
+
+// openTable installs ltablib.c's table library (5.1 has no table.pack or
+// table.unpack).
+func (e *Env) openTable(l *lua.State) {
+	l.NewTable()
+	setFuncs(l, map[string]lua.Function{
+		"concat":   e.tabConcat,
+		"foreach":  tabForeach,
+		"foreachi": tabForeachi,
+		"getn": func(l *lua.State) int {
+			l.PushInteger(auxGetn(l, 1))
+			return 1
+		},
+		"maxn":   tabMaxn,
+		"insert": tabInsert,
+		"remove": tabRemove,
+		"setn": func(l *lua.State) int {
+			checkType(l, 1, lua.TypeTable)
+			errorf(l, "'setn' is obsolete")
+			return 0
+		},
+		"sort": e.tabSort,
+	})
+	setLib(l, "table")
+}
+
+// auxGetn checks that argument i is a table and returns its length.
+func auxGetn(l *lua.State, i int) int {
+	checkType(l, i, lua.TypeTable)
+	return l.RawLength(i)
+}
+
+func tabForeachi(l *lua.State) int {
+	n := auxGetn(l, 1)
+	checkType(l, 2, lua.TypeFunction)
+	for i := 1; i <= n; i++ {
+		l.PushValue(2)
+		l.PushInteger(i)
+		l.RawGetInt(1, i)
+		l.Call(2, 1)
+		if !l.IsNil(-1) {
+			return 1
+		}
+		l.Pop(1)
+	}
+	return 0
+}
+
+func tabForeach(l *lua.State) int {
+	checkType(l, 1, lua.TypeTable)
+	checkType(l, 2, lua.TypeFunction)
+	l.PushNil()
+	for l.Next(1) {
+		l.PushValue(2)
+		l.PushValue(-3)
+		l.PushValue(-3)
+		l.Call(2, 1)
+		if !l.IsNil(-1) {
+			return 1
+		}
+		l.Pop(2)
+	}
+	return 0
+}
+
+func tabMaxn(l *lua.State) int {
+	max := 0.0
+	checkType(l, 1, lua.TypeTable)
+	l.PushNil()
+	for l.Next(1) {
+		l.Pop(1)
+		if l.TypeOf(-1) == lua.TypeNumber {
+			if v, _ := l.ToNumber(-1); v > max {
+				max = v
+			}
+		}
+	}
+	l.PushNumber(max)
+	return 1
+}
+
+func tabInsert(l *lua.State) int {
+	e := int32(auxGetn(l, 1)) + 1
+	var pos int32
+	switch l.Top() {
+	case 2:
+		pos = e
+	case 3:
+		pos = checkInt(l, 2)
+		if pos > e {
+			e = pos
+		}
+		for i := e; i > pos; i-- {
+			l.RawGetInt(1, int(i-1))
+			l.RawSetInt(1, int(i))
+		}
+	default:
+		errorf(l, "wrong number of arguments to 'insert'")
+	}
+	l.RawSetInt(1, int(pos))
+	return 0
+}
+
+func tabRemove(l *lua.State) int {
+	e := int32(auxGetn(l, 1))
+	pos := optInt(l, 2, e)
+	if !(1 <= pos && pos <= e) {
+		return 0
+	}
+	l.RawGetInt(1, int(pos))
+	for ; pos < e; pos++ {
+		l.RawGetInt(1, int(pos+1))
+		l.RawSetInt(1, int(pos))
+	}
+	l.PushNil()
+	l.RawSetInt(1, int(e))
+	return 1
+}
+
+// tabConcat builds the result in one buffer (go-lua's is quadratic),
+// charging its size before growing it.
+func (e *Env) tabConcat(l *lua.State) int {
+	sep := optString(l, 2, "")
+	checkType(l, 1, lua.TypeTable)
+	i := optInt(l, 3, 1)
+	var last int32
+	if l.IsNoneOrNil(4) {
+		last = int32(l.RawLength(1))
+	} else {
+		last = checkInt(l, 4)
+	}
+	var b []byte
+	add := func(s string) {
+		e.lim.Charge(l, len(s))
+		b = append(b, s...)
+	}
+	field := func(i int32) {
+		l.RawGetInt(1, int(i))
+		s, ok := toLString(l, -1)
+		if !ok {
+			errorf(l, "invalid value (%s) at index %d in table for 'concat'", typeName(l, -1), i)
+		}
+		l.Pop(1)
+		add(s)
+	}
+	for ; i < last; i++ {
+		field(i)
+		add(sep)
+		if i&0xfff == 0 {
+			e.lim.Tick(l)
+		}
+	}
+	if i == last {
+		field(i)
+	}
+	l.PushString(string(b))
+	return 1
+}
+
+// tabSort is ltablib.c's quicksort, step for step, so that comparison
+// order, results with inconsistent comparators and errors are the same.
+func (e *Env) tabSort(l *lua.State) int {
+	n := auxGetn(l, 1)
+	if !l.CheckStack(40 + lua.MinStack) {
+		errorf(l, "stack overflow")
+	}
+	if !l.IsNoneOrNil(2) {
+		checkType(l, 2, lua.TypeFunction)
+	}
+	l.SetTop(2)
+	s := sorter{l: l, e: e, fn: !l.IsNil(2)}
+	s.sort(1, n)
+	return 0
+}
+
+type sorter struct {
+	l     *lua.State
+	e     *Env
+	fn    bool
+	steps int
+}
+
+func (s *sorter) set2(i, j int) {
+	s.l.RawSetInt(1, i)
+	s.l.RawSetInt(1, j)
+}
+
+// less compares the values at stack indices a and b (negative).
+func (s *sorter) less(a, b int) bool {
+	l := s.l
+	s.steps++
+	if s.steps&0xfff == 0 {
+		s.e.lim.Tick(l)
+	}
+	if s.fn {
+		l.PushValue(2)
+		l.PushValue(a - 1)
+		l.PushValue(b - 2)
+		l.Call(2, 1)
+		res := l.ToBoolean(-1)
+		l.Pop(1)
+		return res
+	}
+	return l.Compare(a, b, lua.OpLT)
+}
+
+func (s *sorter) sort(lo, up int) {
+	l := s.l
+	for lo < up {
+		l.RawGetInt(1, lo)
+		l.RawGetInt(1, up)
+		if s.less(-1, -2) {
+			s.set2(lo, up)
+		} else {
+			l.Pop(2)
+		}
+		if up-lo == 1 {
+			break
+		}
+		i := (lo + up) / 2
+		l.RawGetInt(1, i)
+		l.RawGetInt(1, lo)
+		if s.less(-2, -1) {
+			s.set2(i, lo)
+		} else {
+			l.Pop(1)
+			l.RawGetInt(1, up)
+			if s.less(-1, -2) {
+				s.set2(i, up)
+			} else {
+				l.Pop(2)
+			}
+		}
+		if up-lo == 2 {
+			break
+		}
+		l.RawGetInt(1, i)
+		l.PushValue(-1)
+		l.RawGetInt(1, up-1)
+		s.set2(i, up-1)
+		i = lo
+		j := up - 1
+		for {
+			for {
+				i++
+				l.RawGetInt(1, i)
+				if !s.less(-1, -2) {
+					break
+				}
+				if i > up {
+					errorf(l, "invalid order function for sorting")
+				}
+				l.Pop(1)
+			}
+			for {
+				j--
+				l.RawGetInt(1, j)
+				if !s.less(-3, -1) {
+					break
+				}
+				if j < lo {
+					errorf(l, "invalid order function for sorting")
+				}
+				l.Pop(1)
+			}
+			if j < i {
+				l.Pop(3)
+				break
+			}
+			s.set2(i, j)
+		}
+		l.RawGetInt(1, up-1)
+		l.RawGetInt(1, i)
+		s.set2(up-1, i)
+		if i-lo < up-i {
+			j = lo
+			i = i - 1
+			lo = i + 2
+		} else {
+			j = i + 1
+			i = up
+			up = j - 2
+		}
+		s.sort(j, i)
+	}
+}
