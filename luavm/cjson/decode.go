@@ -446,4 +446,3 @@ func hasPrefixFold(s []byte, prefix string) bool {
 	}
 	return true
 }
-
