@@ -399,3 +399,69 @@ func (p *canon) value() (string, bool) {
 	}
 	return p.s[start:p.i], p.i > start
 }
+
+// fragments are the pieces random decode inputs are made of: tokens,
+// parts of numbers in every form strtod takes, and escapes.
+var fragments = []string{
+	"[", "]", "{", "}", ",", ":", "\"", "\"", "\\", "\\u", "\\ud83d", "\\ude00", "\\u00e9", "\\n", "\\/", "\\x",
+	"0", "1", "9", "00", "-", "+", ".", "e", "E", "e+", "e-", "p", "0x", "0X1f", "1.5", "-0", "1e400",
+	"inf", "Infinity", "-inf", "nan", "NaN", "nan(", "nan(12)", ")", "true", "false", "null", "tru", "nul",
+	" ", "\t", "\n", "\r", "\x00", "\x01", "\xff", "a", "\"k\":", "[1,2]", "{\"a\":1}", "12345678901234567890",
+	"0.000001", "4.9e-324", "1.7976931348623157e308", "0x1.fffffffffffffp1023", "0x.8", "0xg",
+}
+
+// TestRandomDecode decodes seeded random fragment soups in Redis and in
+// go-lua, with invalid numbers allowed and refused, and compares the
+// re-encoded values or the errors.
+func TestRandomDecode(t *testing.T) {
+	d := newDiffer(t)
+	r := rand.New(rand.NewPCG(11, 2026))
+	g := &gen{r: r}
+	const script = `
+local j = cjson.new()
+j.encode_invalid_numbers('on')
+j.decode_invalid_numbers(ARGV[3] == 'on')
+local texts = cmsgpack.unpack(ARGV[1])
+local out = {}
+for i = 1, tonumber(ARGV[2]) do
+  local ok, v = pcall(j.decode, texts[i])
+  if ok then ok, v = pcall(j.encode, v) end
+  out[i] = ok and v or ('E:' .. v)
+end
+return out`
+	var total, same, decoded int
+	for b := range 20 {
+		const n = 500
+		texts := make([]string, n)
+		g.buf = g.buf[:0]
+		g.byte1(0xdd)
+		g.u32(n)
+		for i := range texts {
+			var sb strings.Builder
+			pieces := 1 + r.IntN(12)
+			if i%2 == 0 {
+				pieces = 1 + r.IntN(3)
+			}
+			for range pieces {
+				sb.WriteString(fragments[r.IntN(len(fragments))])
+			}
+			texts[i] = sb.String()
+			g.str(texts[i])
+		}
+		args := []string{string(g.buf), strconv.Itoa(n), []string{"on", "off"}[b%2]}
+		want := splitArray(t, d.Redis(t, script, args...))
+		got := splitArray(t, d.Go(script, args...))
+		for i := range want {
+			total++
+			if !strings.HasPrefix(want[i], "$E:") {
+				decoded++
+			}
+			if want[i] == got[i] || canonicalJSON(want[i]) == canonicalJSON(got[i]) {
+				same++
+				continue
+			}
+			t.Errorf("text %q (invalid numbers %s):\nredis: %.300q\ngo:    %.300q", texts[i], args[2], want[i], got[i])
+		}
+	}
+	t.Logf("decode: %d/%d identical to Redis (%d decoded, the rest errors)", same, total, decoded)
+}
