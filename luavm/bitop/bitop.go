@@ -24,13 +24,10 @@ func toBits(f float64) uint32 { return uint32(math.Float64bits(f + magic)) }
 // numeric strings are accepted; anything else converts to 0, which is an
 // error only when the word is 0 (LuaBitOp checks the type lazily).
 func arg(l *lua.State, i int) uint32 {
-	n, ok := l.ToNumber(i)
-	if !ok {
-		n = 0
-	}
+	n, ok := toNumber(l, i)
 	b := toBits(n)
 	if b == 0 && !ok {
-		lua.ArgumentError(l, i, "number expected, got "+lua.TypeNameOf(l, i))
+		typeError(l, i, "number")
 	}
 	return b
 }
@@ -109,7 +106,6 @@ func Open(l *lua.State, _ *luautil.Limits) {
 		}},
 		{Name: "tohex", Function: tohex()},
 	}
-	l.NewTable()
-	lua.SetFunctions(l, funcs, 0)
+	newLib(l, funcs)
 	l.SetGlobal("bit")
 }

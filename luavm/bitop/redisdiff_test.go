@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,14 +141,6 @@ func renderRESP(r *bufio.Reader) (string, error) {
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
 
-// argName matches the function name in "bad argument" errors. go-lua
-// names the called function from the wrong instruction (it reads the
-// instruction after the call), so it says '?' where Redis says 'pack'. That
-// belongs to the VM, not to this library, so names are not compared.
-var argName = regexp.MustCompile(`(bad argument #-?\d+ to )'[^']*'`)
-
-func unnameArgs(s string) string { return argName.ReplaceAllString(s, "$1'F'") }
-
 // luaBytes is a Lua expression for the string with bytes b.
 func luaBytes(b []byte) string {
 	if len(b) == 0 {
@@ -174,7 +165,6 @@ func runDiff(t *testing.T, d *differ, cases []diffCase, canon func(string) strin
 	same := 0
 	for _, c := range cases {
 		want, got := d.Redis(t, c.script), d.Go(c.script)
-		want, got = unnameArgs(want), unnameArgs(got)
 		if canon != nil {
 			want, got = canon(want), canon(got)
 		}

@@ -10,8 +10,6 @@
 package cmsgpack
 
 import (
-	"fmt"
-
 	"github.com/Shopify/go-lua"
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
@@ -39,13 +37,12 @@ const (
 // (nil means unlimited), and long encodings and decodings poll it for
 // interrupts.
 func Open(l *lua.State, lim *luautil.Limits) {
-	l.NewTable()
-	lua.SetFunctions(l, []lua.RegistryFunction{
+	newLib(l, []lua.RegistryFunction{
 		{Name: "pack", Function: func(l *lua.State) int { return pack(l, lim) }},
 		{Name: "unpack", Function: func(l *lua.State) int { return unpack(l, lim) }},
 		{Name: "unpack_one", Function: func(l *lua.State) int { return unpackOne(l, lim) }},
 		{Name: "unpack_limit", Function: func(l *lua.State) int { return unpackLimit(l, lim) }},
-	}, 0)
+	})
 	for _, f := range [][2]string{
 		{"_NAME", name},
 		{"_VERSION", version},
@@ -92,35 +89,9 @@ func (s *cStack) check(n int, what string) {
 	}
 }
 
-// raise is luaL_error: the message, formatted by Go, after the position of
-// the calling Lua code.
-func raise(l *lua.State, format string, args ...any) {
-	lua.Errorf(l, "%s", fmt.Sprintf(format, args...))
-}
-
-// cInt64 converts a double to int64 as x86-64's cvttsd2si does (Lua 5.1's
-// lua_Integer casts): out-of-range values and NaN give math.MinInt64.
-func cInt64(d float64) int64 {
-	if d != d || d >= 1<<63 || d < -(1<<63) {
-		return -1 << 63
-	}
-	return int64(d)
-}
+// raise is luaL_error.
+func raise(l *lua.State, format string, args ...any) { errorf(l, format, args...) }
 
 // checkInteger is Lua 5.1's luaL_checkinteger: numbers and numeric strings,
 // truncated toward zero.
-func checkInteger(l *lua.State, i int) int64 {
-	n, ok := l.ToNumber(i)
-	if !ok {
-		lua.ArgumentError(l, i, "number expected, got "+lua.TypeNameOf(l, i))
-	}
-	return cInt64(n)
-}
-
-// optInteger is Lua 5.1's luaL_optinteger.
-func optInteger(l *lua.State, i int, def int64) int64 {
-	if l.IsNoneOrNil(i) {
-		return def
-	}
-	return checkInteger(l, i)
-}
+func checkInteger(l *lua.State, i int) int64 { return cInt64(checkNumber(l, i)) }

@@ -100,6 +100,14 @@ return table.concat(out, '|')`, luaBytes(raw), c.fn, c.extra, c.fn, c.extra)
 	}
 	for _, c := range []struct{ name, script string }{
 		{"number input", "return cmsgpack.unpack(123)"},
+		{"inf input", "return {cmsgpack.unpack(-1/0)}"},
+		{"fraction input", "return {cmsgpack.unpack(0.1)}"},
+		{"offset string", "return {cmsgpack.unpack_one('\\1\\2', ' 0x1 ')}"},
+		{"offset inf", "return {cmsgpack.unpack_one('\\1\\2', 'inf')}"},
+		{"limit nan", "return {cmsgpack.unpack_limit('\\1\\2', '-nan')}"},
+		{"limit 1e400", "return {cmsgpack.unpack_limit('\\1\\2', '1e400')}"},
+		{"limit 5 NUL", "return {cmsgpack.unpack_limit('\\1\\2', '1\\0x')}"},
+		{"pcall name", "return {pcall(cmsgpack.unpack_limit, '\\1')}"},
 		{"no input", "return cmsgpack.unpack()"},
 		{"table input", "return cmsgpack.unpack({})"},
 		{"7999 values", "return select('#', cmsgpack.unpack(string.rep('\\1', 7999)))"},

@@ -51,7 +51,7 @@ func keepFirst(l *lua.State) int {
 // zero it decodes everything and returns no offset. nargs is the number of
 // slots below the results, which the C stack limit counts.
 func unpackFull(l *lua.State, lim *luautil.Limits, nargs int, limit, offset int64) int {
-	s := lua.CheckString(l, 1)
+	s := checkString(l, 1)
 	decodeAll := limit == 0 && offset == 0
 	if offset < 0 || limit < 0 {
 		// The C code prints the input length where it means the limit.

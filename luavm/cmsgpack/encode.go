@@ -20,10 +20,10 @@ type encoder struct {
 func pack(l *lua.State, lim *luautil.Limits) int {
 	nargs := l.Top()
 	if nargs == 0 {
-		lua.ArgumentError(l, 0, "MessagePack pack needs input.")
+		argError(l, 0, "MessagePack pack needs input.")
 	}
 	if 2*nargs > cStackMax {
-		lua.ArgumentError(l, 0, "Too many arguments for MessagePack pack.")
+		argError(l, 0, "Too many arguments for MessagePack pack.")
 	}
 	e := &encoder{l: l, stack: cStack{l: l}, budget: budget{l: l, lim: lim}}
 	for i := 1; i <= nargs; i++ {

@@ -12,7 +12,6 @@ package structlib
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 
 	"github.com/Shopify/go-lua"
@@ -40,7 +39,7 @@ type format struct {
 }
 
 func newFormat(l *lua.State) *format {
-	s := lua.CheckString(l, 1)
+	s := checkString(l, 1)
 	if i := bytes.IndexByte([]byte(s), 0); i >= 0 {
 		s = s[:i] // the C code reads a NUL-terminated string
 	}
@@ -127,15 +126,12 @@ func (f *format) control(opt byte) {
 		}
 		f.h.align = uint64(a)
 	default:
-		lua.ArgumentError(f.l, 1, "invalid format option '"+string([]byte{opt})+"'")
+		argError(f.l, 1, "invalid format option '"+string([]byte{opt})+"'")
 	}
 }
 
-// raise is luaL_error: the message, formatted by Go, after the position of
-// the calling Lua code.
-func raise(l *lua.State, format string, args ...any) {
-	lua.Errorf(l, "%s", fmt.Sprintf(format, args...))
-}
+// raise is luaL_error.
+func raise(l *lua.State, format string, args ...any) { errorf(l, format, args...) }
 
 // isIntOpt reports whether opt is one of the integer options.
 func isIntOpt(opt byte) bool {
@@ -154,15 +150,6 @@ func cUint64(d float64) uint64 {
 		return uint64(cInt64(d))
 	}
 	return uint64(cInt64(d-two63)) ^ (1 << 63)
-}
-
-// cInt64 converts a double to int64 as x86-64's cvttsd2si does: values
-// out of range and NaN give the "integer indefinite" value.
-func cInt64(d float64) int64 {
-	if d != d || d >= 1<<63 || d < -(1<<63) {
-		return math.MinInt64
-	}
-	return int64(d)
 }
 
 // buffer is the packed output, charged to the script's budget as it grows.
@@ -216,7 +203,7 @@ func pack(lim *luautil.Limits) lua.Function {
 			}
 			switch {
 			case isIntOpt(opt):
-				n := lua.CheckNumber(l, arg)
+				n := checkNumber(l, arg)
 				arg++
 				var v uint64
 				if n < 0 {
@@ -236,21 +223,21 @@ func pack(lim *luautil.Limits) lua.Function {
 			case opt == 'x':
 				out.add(0)
 			case opt == 'f':
-				bits := math.Float32bits(float32(lua.CheckNumber(l, arg)))
+				bits := math.Float32bits(float32(checkNumber(l, arg)))
 				arg++
 				putUint(&out, uint64(bits), 4, f.h.bigEndian)
 			case opt == 'd':
-				bits := math.Float64bits(lua.CheckNumber(l, arg))
+				bits := math.Float64bits(checkNumber(l, arg))
 				arg++
 				putUint(&out, bits, 8, f.h.bigEndian)
 			case opt == 'c' || opt == 's':
-				s := lua.CheckString(l, arg)
+				s := checkString(l, arg)
 				arg++
 				if size == 0 {
 					size = uint64(len(s))
 				}
 				// The C code reports the argument after the string.
-				lua.ArgumentCheck(l, uint64(len(s)) >= size, arg, "string too short")
+				argCheck(l, uint64(len(s)) >= size, arg, "string too short")
 				out.addString(s[:size])
 				if opt == 's' {
 					out.add(0)
@@ -320,10 +307,10 @@ func getUint(p string, big bool) uint64 {
 func unpack(lim *luautil.Limits) lua.Function {
 	return func(l *lua.State) int {
 		f := newFormat(l)
-		data := lua.CheckString(l, 2)
+		data := checkString(l, 2)
 		ld := uint64(len(data))
 		pos := uint64(optInteger(l, 3, 1))
-		lua.ArgumentCheck(l, pos > 0, 3, "offset must be 1 or greater")
+		argCheck(l, pos > 0, 3, "offset must be 1 or greater")
 		pos--
 		nargs := l.Top()
 		n := 0
@@ -334,7 +321,7 @@ func unpack(lim *luautil.Limits) lua.Function {
 			opt := f.next()
 			size := f.size(opt)
 			pos += f.padding(pos, opt, size)
-			lua.ArgumentCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
+			argCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
 			if nargs+n+2 > cStackMax {
 				raise(l, "stack overflow (too many results)")
 			}
@@ -356,7 +343,7 @@ func unpack(lim *luautil.Limits) lua.Function {
 				if size == 0 {
 					prev, ok := 0.0, n > 0
 					if ok {
-						prev, ok = l.ToNumber(-1)
+						prev, ok = toNumber(l, -1)
 					}
 					if !ok {
 						raise(l, "format 'c0' needs a previous size")
@@ -364,7 +351,7 @@ func unpack(lim *luautil.Limits) lua.Function {
 					size = cUint64(prev)
 					l.Pop(1)
 					n--
-					lua.ArgumentCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
+					argCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
 				}
 				if lim != nil {
 					lim.Charge(l, int(size))
@@ -392,19 +379,6 @@ func unpack(lim *luautil.Limits) lua.Function {
 	}
 }
 
-// optInteger is Lua 5.1's luaL_optinteger: absent or nil gives def, a
-// number (or numeric string) is truncated toward zero.
-func optInteger(l *lua.State, i int, def int64) int64 {
-	if l.IsNoneOrNil(i) {
-		return def
-	}
-	n, ok := l.ToNumber(i)
-	if !ok {
-		lua.ArgumentError(l, i, "number expected, got "+lua.TypeNameOf(l, i))
-	}
-	return cInt64(n)
-}
-
 func size(l *lua.State) int {
 	f := newFormat(l)
 	var pos uint64
@@ -414,9 +388,9 @@ func size(l *lua.State) int {
 		pos += f.padding(pos, opt, size)
 		switch {
 		case opt == 's':
-			lua.ArgumentError(l, 1, "option 's' has no fixed size")
+			argError(l, 1, "option 's' has no fixed size")
 		case opt == 'c' && size == 0:
-			lua.ArgumentError(l, 1, "option 'c0' has no fixed size")
+			argError(l, 1, "option 'c0' has no fixed size")
 		}
 		if !isAlnum(opt) {
 			f.control(opt)
@@ -434,11 +408,10 @@ func isAlnum(c byte) bool {
 // Open creates the `struct` table as Redis's luaopen_struct does and sets
 // it as a global. Packed output and unpacked strings are charged to lim.
 func Open(l *lua.State, lim *luautil.Limits) {
-	l.NewTable()
-	lua.SetFunctions(l, []lua.RegistryFunction{
+	newLib(l, []lua.RegistryFunction{
 		{Name: "pack", Function: pack(lim)},
 		{Name: "unpack", Function: unpack(lim)},
 		{Name: "size", Function: size},
-	}, 0)
+	})
 	l.SetGlobal("struct")
 }

@@ -18,6 +18,9 @@ var packCases = []string{
 	"'!16 b i16', 1, 2", "'!4 b i3 b i3', 1, 2, 3, 4", "'!4 c3 i', 'abc', 1", "'!4 b h b i b', 1, 2, 3, 4, 5",
 	"'>!4 b i <i', 1, 2, 3", "'x', 1", "'bxxb', 1, 2", "'b\\0b', 1, 2", "'  b  ', 1", "'\\200', 1",
 	"'bhlBHLiIfdsc2', 1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.25, 'str', 'ab'", "''", "'!'", "'<>'", "'bb', 1", "'bbb', 1", "'bcs', 1",
+	// Lua 5.1's number/string coercions: strtod rules and %.14g.
+	"'s', 1/0", "'s', -1/0", "'s', 0.1", "'s', 1e100", "'s', -0.0", "'c0', 2^53", "'i', '0x10'", "'i', 'inf'",
+	"'d', '-nan'", "'d', '1e400'", "'i', '5\\0junk'", "'i', ' 12 '", "'i', '1e'", "'b', '0x'", "12, 1", "5.5, 1",
 }
 
 // unpackCases are struct.unpack argument lists (the data as Lua
@@ -37,6 +40,7 @@ var unpackCases = []string{
 	"'!4 b i', struct.pack('!4 b i', 1, 2)", "'!4 b i', 'abcdefgh', 3", "'!8 b d', struct.pack('!8 b d', 1, 0.5)",
 	"'!4 b i3 b i3', struct.pack('!4 b i3 b i3', 1, 2, 3, 4)", "'y', 'abc'", "'=b', 'a'", "'b5', 'abc'",
 	"'!3', 'a'", "'b'", "nil, 'a'", "'b', nil", "'i99', 'a'",
+	"'b', 'abc', '0x2'", "'b', 'abc', ' 3 '", "'b', 'abc', 'inf'", "'b', 123", "'c0', 1/0", "'c1c0', '2\\0abc'", "'c3c0', 'infab'",
 	"'bhlBHLiIfdsc2', struct.pack('bhlBHLiIfdsc2', 1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.25, 'str', 'ab')",
 }
 
