@@ -13,7 +13,7 @@ import (
 const benchDoc = `local doc = '{"id":12345,"name":"Widget \\u00e9 Pro","active":true,"price":1299.95,"ratio":0.3333333333,'
   .. '"tags":["alpha","beta","gamma","delta","epsilon"],"dims":{"w":12.5,"h":7.25,"d":3,"unit":"cm"},'
   .. '"owner":{"id":77,"email":"someone@example.com","roles":["admin","editor"],"last":"2024-01-02T03:04:05Z"},'
-  .. '"history":[' .. string.rep('{"at":1700000000,"by":"user-1","what":"updated \\"price\\" \\/ stock","delta":-2.5},', 14)
+  .. '"history":[' .. string.rep('{"at":1700000000,"by":"user-1","what":"updated \\"price\\" \\/ stock","delta":-2.5},', 20)
   .. '{"at":1700000001,"by":"user-2","what":"created","delta":null}],"notes":null,"empty":{},"list":[]}'
 `
 
