@@ -58,6 +58,7 @@ type options struct {
 	logger        *zap.Logger
 	upstreamURL   func(addr string) string
 	serverAuth    []string
+	serverSetup   [][]string
 	drainDeadline time.Duration
 }
 
@@ -92,6 +93,14 @@ func WithUpstreamURL(f func(addr string) string) Option {
 // requirepass or ACL users.
 func WithServerAuth(args ...string) Option {
 	return func(o *options) { o.serverAuth = args }
+}
+
+// WithServerSetup sends commands to the direct server and to the upstream
+// right after they start, before luaproxy does: CONFIG SET requirepass,
+// ACL SETUSER. (Servers cannot start with requirepass, since the readiness
+// check of redistest pings without AUTH.) Every reply must be +OK.
+func WithServerSetup(cmds ...[]string) Option {
+	return func(o *options) { o.serverSetup = append(o.serverSetup, cmds...) }
 }
 
 // WithConfig edits luaproxy's configuration after the harness filled in
@@ -137,6 +146,18 @@ func Start(tb testing.TB, opts ...Option) *Harness {
 		}
 		h.Upstream = redistest.Start(tb, args...)
 		upstreamAddr = h.Upstream.Addr
+	}
+	for _, s := range []*redistest.Server{h.Direct, h.Upstream} {
+		if s == nil || len(o.serverSetup) == 0 {
+			continue
+		}
+		c := s.Dial(tb)
+		for _, cmd := range o.serverSetup {
+			if got := c.MustDo(tb, cmd...); string(got) != "+OK\r\n" {
+				tb.Fatalf("server setup %q on %s: %q", cmd, s.Addr, got)
+			}
+		}
+		c.NetConn().Close()
 	}
 	if o.gate {
 		h.Gate = NewGate(tb, upstreamAddr)

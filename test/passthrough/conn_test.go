@@ -1,0 +1,55 @@
+package passthrough
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/luaproxy/luaproxy/test/harness"
+)
+
+// TestConnectionCommands covers MONITOR, RESET, QUIT and inline commands.
+func TestConnectionCommands(t *testing.T) {
+	h := harness.Start(t)
+	h.Run(t,
+		scenario{Name: "monitor", Steps: []step{
+			on(1, "MONITOR"), cmd("SET", "a", "b"), cmd("GET", "a"),
+			{Conn: 1, Read: 2, Norm: harness.MonitorLine},
+		}},
+		scenario{Name: "reset", Steps: []step{
+			cmd("SELECT", "3"), cmd("SET", "a", "3"), cmd("CLIENT", "SETNAME", "x"), cmd("MULTI"), cmd("SET", "a", "4"),
+			cmd("RESET"), cmd("GET", "a"), cmd("CLIENT", "GETNAME"), {Cmd: []string{"HELLO", "3"}, Norm: harness.HelloID},
+			cmd("RESET"), cmd("HGETALL", "nope"),
+		}},
+		scenario{Name: "quit", Steps: []step{cmd("SET", "a", "1"), {Cmd: []string{"QUIT"}, ExpectClose: true}}},
+		scenario{Name: "quit pipelined", Steps: []step{{Batch: [][]string{{"PING"}, {"QUIT"}, {"PING"}}, Read: 2, ExpectClose: true}}},
+		scenario{Name: "inline", Steps: []step{
+			{Raw: "PING\r\n"}, {Raw: "PING\n"}, {Raw: "SET \"a b\" 'c d'\r\n"}, cmd("GET", "a b"),
+			{Raw: "ECHO \"\\x41\\n\\t\"\r\n"}, {Raw: "\r\n\r\nPING\r\n", Note: "empty lines are skipped"},
+			{Raw: "   GET   \"a b\"   \r\n"}, {Raw: "PING\r\nPING\r\nECHO x\r\n", Read: 3}, {Raw: "NOSUCH a\r\n"},
+			{Raw: "SET x \"unbalanced\r\n", ExpectClose: true},
+		}},
+	)
+}
+
+// TestMalformedRequests checks that protocol errors produce Redis's exact
+// error and then a closed connection.
+func TestMalformedRequests(t *testing.T) {
+	h := harness.Start(t)
+	cases := map[string]string{
+		"bad multibulk length": "*abc\r\n",
+		"negative bulk length": "*1\r\n$-5\r\n",
+		"bad bulk length":      "*1\r\n$x\r\n",
+		"missing dollar":       "*1\r\n:5\r\n",
+		"bulk too long":        "*1\r\n$1073741824\r\n",
+		"multibulk too long":   "*2147483648\r\n",
+		"second bulk too long": "*2\r\n$4\r\nPING\r\n$99999999999\r\n",
+		"after valid command":  "*1\r\n$4\r\nPING\r\n*1\r\n$4x\r\n",
+	}
+	var scenarios []scenario
+	for name, raw := range cases {
+		scenarios = append(scenarios, scenario{Name: name, Steps: []step{
+			cmd("PING"), {Raw: raw, Read: strings.Count(raw, "PING\r\n*"), ExpectClose: true},
+		}})
+	}
+	h.Run(t, scenarios...)
+}
