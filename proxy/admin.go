@@ -1,0 +1,135 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the proxy's own series, kept on a per-Server registry.
+type metrics struct {
+	reg            *prometheus.Registry
+	clients        prometheus.Gauge
+	clientsTotal   prometheus.Counter
+	passthrough    prometheus.Counter
+	script         prometheus.Counter
+	upstreamErrors *prometheus.CounterVec
+	dialSeconds    prometheus.Histogram
+	upstreamUp     prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.clients = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "luaproxy_client_connections", Help: "Client connections currently open."})
+	m.clientsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "luaproxy_client_connections_total", Help: "Client connections accepted."})
+	commands := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "luaproxy_commands_total", Help: "Commands received, by who answered them."}, []string{"route"})
+	m.passthrough = commands.WithLabelValues("passthrough")
+	m.script = commands.WithLabelValues("script")
+	m.upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "luaproxy_upstream_errors_total", Help: "Upstream failures by kind (dial, io, auth)."}, []string{"kind"})
+	for _, k := range []string{"dial", "io", "auth"} {
+		m.upstreamErrors.WithLabelValues(k)
+	}
+	m.dialSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "luaproxy_upstream_dial_seconds", Help: "Time to open an upstream connection.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)})
+	m.upstreamUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "luaproxy_upstream_up", Help: "1 if the last upstream dial succeeded."})
+	m.reg.MustRegister(m.clients, m.clientsTotal, commands, m.upstreamErrors, m.dialSeconds, m.upstreamUp)
+	return m
+}
+
+// Registry returns the Server's own Prometheus registry, which /metrics
+// serves; other packages register their metrics on it.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+// readiness remembers the last time the upstream was seen working, so
+// that /readyz does not dial on every probe.
+type readiness struct {
+	mu     sync.Mutex
+	lastOK time.Time
+}
+
+// readyFresh is how long a successful dial vouches for the upstream.
+const readyFresh = time.Second
+
+func (r *readiness) succeeded() {
+	r.mu.Lock()
+	r.lastOK = time.Now()
+	r.mu.Unlock()
+}
+
+func (r *readiness) recent() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.lastOK.IsZero() && time.Since(r.lastOK) < readyFresh
+}
+
+// AdminHandler serves GET /healthz (200 while the server runs), /readyz
+// (200 only if the upstream answers PING, 503 with the reason otherwise)
+// and /metrics.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.closing.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.closing.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.checkUpstream(); err != nil {
+			http.Error(w, "upstream unavailable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// checkUpstream dials the upstream and PINGs it, unless that succeeded
+// very recently.
+func (s *Server) checkUpstream() error {
+	if s.ready.recent() {
+		return nil
+	}
+	c, err := s.dialUpstream()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(s.cfg.UpstreamDialTimeout))
+	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		s.metrics.upstreamUp.Set(0)
+		return err
+	}
+	var reply byteSink
+	if err := copyReply(&reply, newBufioReader(c, 512)); err != nil {
+		s.metrics.upstreamUp.Set(0)
+		return err
+	}
+	// NOAUTH still proves the upstream answers: clients authenticate themselves.
+	if len(reply) == 0 || reply[0] == '-' && !bytes.HasPrefix(reply, []byte("-NOAUTH")) {
+		s.metrics.upstreamUp.Set(0)
+		return fmt.Errorf("PING: %s", sanitize(reply))
+	}
+	s.ready.succeeded()
+	return nil
+}
+
+func newBufioReader(r io.Reader, size int) *bufio.Reader { return bufio.NewReaderSize(r, size) }

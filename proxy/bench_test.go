@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/resp"
+)
+
+// parseBenchInputs are typical client requests: single commands and a
+// pipeline of them.
+func parseBenchInputs() []struct {
+	name string
+	in   []byte
+} {
+	get := []byte("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n")
+	set := appendCommand(nil, [][]byte{[]byte("SET"), []byte("key:000001"), bytes.Repeat([]byte("v"), 100)})
+	var pipe []byte
+	for i := 0; i < 50; i++ {
+		pipe = append(pipe, get...)
+		pipe = append(pipe, set...)
+	}
+	return []struct {
+		name string
+		in   []byte
+	}{
+		{"GET", get},
+		{"SET100", set},
+		{"Pipeline100", pipe},
+	}
+}
+
+// BenchmarkParse compares the proxy's request parser with
+// github.com/tidwall/resp v0.1.1 on the same bytes. Both parse every
+// request in the input; tidwall/resp reads through its own bufio.Reader.
+func BenchmarkParse(b *testing.B) {
+	for _, in := range parseBenchInputs() {
+		b.Run("own/"+in.name, func(b *testing.B) {
+			p := requestParser{maxBulk: 512 << 20}
+			b.SetBytes(int64(len(in.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf := in.in
+				for len(buf) > 0 {
+					req, ok, perr := p.parse(buf, false)
+					if !ok || perr != "" {
+						b.Fatalf("parse failed: %q", perr)
+					}
+					buf = buf[req.n:]
+				}
+			}
+		})
+		b.Run("tidwall/"+in.name, func(b *testing.B) {
+			r := bytes.NewReader(in.in)
+			b.SetBytes(int64(len(in.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Reset(in.in)
+				rd := resp.NewReader(r)
+				for {
+					_, _, _, err := rd.ReadMultiBulk()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestParseAgreesWithTidwall checks that both parsers see the same
+// arguments in the benchmark inputs, so the benchmark compares like work.
+func TestParseAgreesWithTidwall(t *testing.T) {
+	for _, in := range parseBenchInputs() {
+		var own, theirs []string
+		p := requestParser{maxBulk: 512 << 20}
+		buf := in.in
+		for len(buf) > 0 {
+			req, ok, _ := p.parse(buf, false)
+			if !ok {
+				t.Fatalf("%s: incomplete", in.name)
+			}
+			own = append(own, fmt.Sprintf("%q", req.argv))
+			buf = buf[req.n:]
+		}
+		rd := resp.NewReader(bytes.NewReader(in.in))
+		for {
+			v, _, _, err := rd.ReadMultiBulk()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var args [][]byte
+			for _, a := range v.Array() {
+				args = append(args, a.Bytes())
+			}
+			theirs = append(theirs, fmt.Sprintf("%q", args))
+		}
+		if strings.Join(own, "\n") != strings.Join(theirs, "\n") {
+			t.Errorf("%s: parsers disagree", in.name)
+		}
+	}
+}
