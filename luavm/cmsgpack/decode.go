@@ -185,8 +185,9 @@ func (d *decoder) value() {
 	}
 }
 
-// array decodes n elements into a new table at keys 1..n. The loop ends
-// early at the end of the input, whatever n claims.
+// array decodes n elements into a new table at keys 1..n. A count larger
+// than the input fails with "Missing bytes in input." once the input runs
+// out, so a hostile count costs no more than the input's length.
 func (d *decoder) array(n uint64) {
 	l := d.l
 	top := d.stack.top

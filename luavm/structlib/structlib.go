@@ -30,25 +30,34 @@ type header struct {
 	align     uint64
 }
 
+// tickEvery is how many format options are read between interrupt checks:
+// a format can be millions of options long.
+const tickEvery = 4096
+
 // format walks a format string the way the C library does.
 type format struct {
-	l   *lua.State
-	fmt string
-	pos int
-	h   header
+	l     *lua.State
+	lim   *luautil.Limits
+	fmt   string
+	pos   int
+	h     header
+	count int
 }
 
-func newFormat(l *lua.State) *format {
+func newFormat(l *lua.State, lim *luautil.Limits) *format {
 	s := checkString(l, 1)
 	if i := bytes.IndexByte([]byte(s), 0); i >= 0 {
 		s = s[:i] // the C code reads a NUL-terminated string
 	}
-	return &format{l: l, fmt: s, h: header{align: 1}}
+	return &format{l: l, lim: lim, fmt: s, h: header{align: 1}}
 }
 
 func (f *format) more() bool { return f.pos < len(f.fmt) }
 
 func (f *format) next() byte {
+	if f.count++; f.lim != nil && f.count%tickEvery == 0 {
+		f.lim.Tick(f.l)
+	}
 	c := f.fmt[f.pos]
 	f.pos++
 	return c
@@ -184,7 +193,7 @@ func (b *buffer) addString(s string) {
 
 func pack(lim *luautil.Limits) lua.Function {
 	return func(l *lua.State) int {
-		f := newFormat(l)
+		f := newFormat(l, lim)
 		// The C code pushes a nil above the arguments before building its
 		// result, so a missing argument right after the last one is nil,
 		// not "no value", in error messages.
@@ -306,7 +315,7 @@ func getUint(p string, big bool) uint64 {
 
 func unpack(lim *luautil.Limits) lua.Function {
 	return func(l *lua.State) int {
-		f := newFormat(l)
+		f := newFormat(l, lim)
 		data := checkString(l, 2)
 		ld := uint64(len(data))
 		pos := uint64(optInteger(l, 3, 1))
@@ -315,9 +324,6 @@ func unpack(lim *luautil.Limits) lua.Function {
 		nargs := l.Top()
 		n := 0
 		for f.more() {
-			if lim != nil && n&1023 == 1023 {
-				lim.Tick(l)
-			}
 			opt := f.next()
 			size := f.size(opt)
 			pos += f.padding(pos, opt, size)
@@ -379,8 +385,8 @@ func unpack(lim *luautil.Limits) lua.Function {
 	}
 }
 
-func size(l *lua.State) int {
-	f := newFormat(l)
+func size(l *lua.State, lim *luautil.Limits) int {
+	f := newFormat(l, lim)
 	var pos uint64
 	for f.more() {
 		opt := f.next()
@@ -411,7 +417,7 @@ func Open(l *lua.State, lim *luautil.Limits) {
 	newLib(l, []lua.RegistryFunction{
 		{Name: "pack", Function: pack(lim)},
 		{Name: "unpack", Function: unpack(lim)},
-		{Name: "size", Function: size},
+		{Name: "size", Function: func(l *lua.State) int { return size(l, lim) }},
 	})
 	l.SetGlobal("struct")
 }
