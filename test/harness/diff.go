@@ -167,7 +167,7 @@ func (h *Harness) play(t testing.TB, addr string, backing *redistest.Server, ste
 	out := make([][][]byte, len(steps))
 	for i, st := range steps {
 		if st.WaitBlocked > 0 {
-			h.waitBlocked(t, backing, st.WaitBlocked)
+			h.WaitBlocked(t, backing, st.WaitBlocked)
 			continue
 		}
 		c := conn(st.Conn)
@@ -247,8 +247,8 @@ func closedMark(err error) string {
 	return "<error: " + err.Error() + ">"
 }
 
-// waitBlocked polls INFO clients on s until blocked_clients reaches n.
-func (h *Harness) waitBlocked(t testing.TB, s *redistest.Server, n int) {
+// WaitBlocked polls INFO clients on s until blocked_clients reaches n.
+func (h *Harness) WaitBlocked(t testing.TB, s *redistest.Server, n int) {
 	t.Helper()
 	c := h.Control(t, s)
 	defer c.NetConn().Close()
