@@ -43,13 +43,16 @@ type Session struct {
 	log  *zap.Logger
 
 	// Client output, shared by the reply goroutine and local replies.
-	cwMu    sync.Mutex
-	cw      *bufio.Writer
-	cwDirty bool
+	cwMu sync.Mutex
+	cw   *bufio.Writer
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	closeOnce sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	// closeMu guards closed and upNet, which Shutdown reaches from
+	// outside the session's goroutines.
+	closeMu sync.Mutex
+	closed  bool
+	upNet   net.Conn
 
 	// Request side (the session's own goroutine).
 	up         *UpstreamConn
@@ -123,13 +126,17 @@ func (s *Session) interrupt() { _ = s.conn.SetReadDeadline(time.Now()) }
 
 // close tears the session down; safe to call more than once.
 func (s *Session) close() {
-	s.closeOnce.Do(func() {
-		s.cancel()
-		_ = s.conn.Close()
-		if s.up != nil {
-			_ = s.up.conn.Close()
-		}
-	})
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.cancel()
+	_ = s.conn.Close()
+	if s.upNet != nil {
+		_ = s.upNet.Close()
+	}
 }
 
 func (s *Session) run() {
@@ -165,6 +172,12 @@ func (s *Session) setDown(err error) {
 func (s *Session) attach(c net.Conn) {
 	s.backoff = 0
 	s.downErr = nil
+	s.closeMu.Lock()
+	s.upNet = c
+	if s.closed {
+		_ = c.Close()
+	}
+	s.closeMu.Unlock()
 	s.up = &UpstreamConn{sess: s, conn: c, r: bufio.NewReaderSize(c, upstreamReadBuf), doCh: make(chan doResult, 1)}
 	if s.srv.up.Password != "" {
 		s.auth.Store(authYes)
@@ -309,10 +322,9 @@ func (s *Session) flushAll() error {
 func (s *Session) flushClient() error {
 	s.cwMu.Lock()
 	defer s.cwMu.Unlock()
-	if !s.cwDirty {
+	if s.cw.Buffered() == 0 {
 		return nil
 	}
-	s.cwDirty = false
 	return s.cw.Flush()
 }
 
@@ -357,7 +369,6 @@ func (s *Session) drain() bool {
 func (s *Session) writeLocal(b []byte) error {
 	s.cwMu.Lock()
 	defer s.cwMu.Unlock()
-	s.cwDirty = true
 	_, err := s.cw.Write(b)
 	return err
 }

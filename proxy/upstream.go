@@ -126,7 +126,6 @@ func (s *Session) copyToClient(st *replyState, r *bufio.Reader) error {
 func (s *Session) flushReplies() error {
 	s.cwMu.Lock()
 	defer s.cwMu.Unlock()
-	s.cwDirty = false
 	if s.cw.Buffered() == 0 {
 		return nil
 	}
