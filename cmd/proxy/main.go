@@ -147,6 +147,15 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()
+	// A second signal cuts the drain short.
+	go func() {
+		select {
+		case sig := <-stop:
+			log.Warn("luaproxy stopping now", zap.Stringer("signal", sig))
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	shutdownErr := srv.Shutdown(ctx)
 	if admin != nil {
 		// The admin server outlives the proxy's drain so that /readyz

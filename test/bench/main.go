@@ -193,7 +193,7 @@ func runBench(o options) error {
 		if err := profile(benchBin, targets[1], adminAddr, o); err != nil {
 			return err
 		}
-		fmt.Printf("CPU profile of luaproxy written to %s (go tool pprof %s %s)\n", o.cpuprofile, proxyBin, o.cpuprofile)
+		fmt.Printf("CPU profile of luaproxy written to %s (symbolized: go tool pprof -top %s)\n", o.cpuprofile, o.cpuprofile)
 	}
 
 	rows := summarize(samples, o)
