@@ -345,3 +345,126 @@ func canonValue(b []byte) ([]byte, int, error) {
 	}
 	return out, pos, nil
 }
+
+// garbage writes byte strings that look like MessagePack but often are not:
+// type bytes of every family followed by lengths that may lie, truncated
+// payloads, unsupported types and reserved bytes.
+func garbage(r *rand.Rand) string {
+	var b []byte
+	var emit func(depth int)
+	emit = func(depth int) {
+		switch k := r.IntN(12); {
+		case k < 1: // any byte at all
+			b = append(b, byte(r.IntN(256)))
+		case k < 4: // a fixed-width number, sometimes cut short
+			c := []byte{0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xca, 0xcb}[r.IntN(10)]
+			n := map[byte]int{0xcc: 1, 0xd0: 1, 0xcd: 2, 0xd1: 2, 0xce: 4, 0xd2: 4, 0xca: 4}[c]
+			if n == 0 {
+				n = 8
+			}
+			b = append(b, c)
+			for range n - r.IntN(2)*r.IntN(n+1) {
+				b = append(b, byte(r.Uint32()))
+			}
+		case k < 7: // a string whose length may exceed what follows
+			n := r.IntN(40)
+			switch r.IntN(4) {
+			case 0:
+				b = append(b, 0xa0|byte(n&31))
+			case 1:
+				b = append(b, 0xd9, byte(n))
+			case 2:
+				b = append(b, 0xda, 0, byte(n))
+			default:
+				b = append(b, 0xdb, 0, 0, 0, byte(n))
+			}
+			for range n - r.IntN(3) {
+				b = append(b, 'a'+byte(r.IntN(26)))
+			}
+		case k < 10 && depth < 6: // an array or map, elements may be missing
+			n := r.IntN(6)
+			isMap := r.IntN(2) == 0
+			switch r.IntN(3) {
+			case 0:
+				b = append(b, map[bool]byte{false: 0x90, true: 0x80}[isMap]|byte(n))
+			case 1:
+				b = append(b, map[bool]byte{false: 0xdc, true: 0xde}[isMap], 0, byte(n))
+			default:
+				b = append(b, map[bool]byte{false: 0xdd, true: 0xdf}[isMap], 0, 0, 0, byte(n))
+			}
+			if isMap {
+				n *= 2
+			}
+			for range n - r.IntN(2) {
+				emit(depth + 1)
+			}
+		case k < 11: // unsupported: bin, ext, fixext, reserved
+			b = append(b, []byte{0xc1, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8}[r.IntN(12)], 1, 2)
+		default:
+			b = append(b, []byte{0xc0, 0xc2, 0xc3, 0x00, 0x7f, 0xe0, 0xff}[r.IntN(7)])
+		}
+	}
+	for range 1 + r.IntN(4) {
+		emit(0)
+	}
+	return string(b)
+}
+
+// TestRandomGarbageUnpack decodes thousands of malformed and well-formed
+// inputs with unpack, unpack_one and unpack_limit in Redis and in go-lua
+// and compares results and error messages. Decoded values are serialised
+// with table keys sorted, so that go-lua's iteration order does not matter.
+func TestRandomGarbageUnpack(t *testing.T) {
+	oks := 0
+	d := newDiffer(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	const script = `local ser
+local function key(a, b) return ser(a) < ser(b) end
+ser = function(v)
+  local t = type(v)
+  if t == 'table' then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, key)
+    local out = {}
+    for _, k in ipairs(keys) do out[#out + 1] = ser(k) .. '=' .. ser(v[k]) end
+    return '{' .. table.concat(out, ',') .. '}'
+  elseif t == 'number' then return 'n' .. cmsgpack.pack(v)
+  elseif t == 'string' then return 's' .. #v .. ':' .. v
+  end
+  return tostring(v)
+end
+local function all(...)
+  local out = {}
+  for i = 1, select('#', ...) do out[i] = ser((select(i, ...))) end
+  return table.concat(out, ';')
+end
+local out = {}
+for i, s in ipairs(ARGV) do
+  out[i] = all(pcall(cmsgpack.unpack, s)) .. '|' .. all(pcall(cmsgpack.unpack_one, s, i % 3)) .. '|' .. all(pcall(cmsgpack.unpack_limit, s, i % 4, i % 2))
+end
+return out`
+	const batches, perBatch = 10, 200
+	same := 0
+	for range batches {
+		inputs := make([]string, perBatch)
+		for i := range inputs {
+			inputs[i] = garbage(r)
+		}
+		want, got := d.redisStrings(t, script, inputs...), d.goStrings(t, script, inputs...)
+		if len(want) != perBatch || len(got) != perBatch {
+			t.Fatalf("got %d and %d results", len(want), len(got))
+		}
+		for i := range want {
+			if want[i] != got[i] {
+				t.Errorf("input %x:\nredis %q\ngo    %q", inputs[i], want[i], got[i])
+				continue
+			}
+			same++
+			if strings.HasPrefix(want[i], "true;") {
+				oks++
+			}
+		}
+	}
+	t.Logf("%d/%d random inputs decoded identically to Redis (%d of them fully valid)", same, batches*perBatch, oks)
+}
