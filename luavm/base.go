@@ -1,0 +1,364 @@
+package luavm
+
+import (
+	"io"
+	"strings"
+
+	"github.com/Shopify/go-lua"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+)
+
+// installBase installs the base functions whose behaviour is part of the
+// sandbox or of Redis's error model, over whatever stdlib installed:
+//   - error, pcall, xpcall: Redis raises and catches tables (see raise),
+//     and Redis's pcall hands back the err string of an error table;
+//   - getmetatable, setmetatable, rawget, rawset, next, pairs: they see
+//     through the read-only proxies and refuse writes as Redis's read-only
+//     tables do;
+//   - load, loadstring: Lua 5.1's signatures, text chunks only;
+//   - collectgarbage, gcinfo: harmless (no process-wide GC from a script);
+//   - coroutine: go-lua has no coroutines, so every function but running
+//     raises an error.
+func (st *state) installBase(l *lua.State) {
+	fns := []lua.RegistryFunction{
+		{Name: "error", Function: st.baseError},
+		{Name: "pcall", Function: st.basePcall},
+		{Name: "xpcall", Function: st.baseXpcall},
+		{Name: "getmetatable", Function: st.baseGetmetatable},
+		{Name: "setmetatable", Function: st.baseSetmetatable},
+		{Name: "rawget", Function: st.baseRawget},
+		{Name: "rawset", Function: st.baseRawset},
+		{Name: "next", Function: st.baseNext},
+		{Name: "loadstring", Function: baseLoadstring},
+		{Name: "load", Function: baseLoad},
+		{Name: "collectgarbage", Function: st.baseCollectgarbage},
+		{Name: "gcinfo", Function: st.baseGcinfo},
+		{Name: "__redis__err__handler", Function: st.baseErrHandler},
+	}
+	for _, f := range fns {
+		l.PushGoFunction(f.Function)
+		l.SetGlobal(f.Name)
+	}
+	l.Global("next")
+	l.PushGoClosure(basePairs, 1)
+	l.SetGlobal("pairs")
+
+	l.NewTable()
+	for _, name := range []string{"create", "resume", "status", "wrap", "yield"} {
+		l.PushGoFunction(noCoroutines)
+		l.SetField(-2, name)
+	}
+	l.PushGoFunction(func(l *lua.State) int { l.PushNil(); return 1 })
+	l.SetField(-2, "running")
+	l.SetGlobal("coroutine")
+}
+
+func noCoroutines(l *lua.State) int {
+	lua.Errorf(l, "coroutines are not supported by luaproxy")
+	return 0
+}
+
+// baseError is Lua 5.1's error: a string (or number) gets the position of
+// the given level; any other value is raised as it is.
+func (st *state) baseError(l *lua.State) int {
+	level := lua.OptInteger(l, 2, 1)
+	l.SetTop(1)
+	if l.IsString(1) && level > 0 {
+		s := luaString(l, 1)
+		lua.Where(l, level)
+		l.PushString(s)
+		l.Concat(2)
+	}
+	st.raise(l)
+	return 0
+}
+
+// basePcall is Redis's pcall: an error table with an err string comes back
+// as that string.
+func (st *state) basePcall(l *lua.State) int {
+	argc := l.Top()
+	if argc == 0 {
+		l.PushBoolean(false)
+		l.PushString("attempt to call a boolean value")
+		return 2
+	}
+	l.PushBoolean(true)
+	l.Insert(1)
+	if err := l.ProtectedCall(argc-1, lua.MultipleReturns, 0); err != nil {
+		st.afterCatch(l)
+		if l.IsTable(-1) {
+			l.PushString("err")
+			l.RawGet(-2)
+			if l.IsString(-1) {
+				l.Replace(-2)
+			} else {
+				l.Pop(1)
+			}
+		}
+		l.PushBoolean(false)
+		l.Replace(1)
+		l.SetTop(2)
+	}
+	return l.Top()
+}
+
+// afterCatch runs when a protected call inside a script caught an error:
+// the error on top is unboxed and rewritten, and an interrupt is raised
+// again at once (a script must not survive its kill by catching it).
+func (st *state) afterCatch(l *lua.State) {
+	if msg, ok := st.lim.Interrupted(); ok {
+		st.raiseInterrupt(l, msg)
+	}
+	st.unbox(l, -1)
+	if l.TypeOf(-1) == lua.TypeString {
+		s, _ := l.ToString(-1)
+		if r := rewriteMessage(s); r != s {
+			l.Pop(1)
+			l.PushString(r)
+		}
+	}
+}
+
+// baseXpcall is Lua 5.1's xpcall(f, handler): the handler sees the raw
+// error value.
+func (st *state) baseXpcall(l *lua.State) int {
+	lua.CheckAny(l, 2)
+	l.SetTop(2)
+	l.PushGoClosure(st.xpcallHandler, 1) // stack: f, wrapped handler
+	l.Insert(1)                          // stack: handler, f
+	err := l.ProtectedCall(0, lua.MultipleReturns, 1)
+	if err != nil {
+		st.afterCatch(l)
+	}
+	l.PushBoolean(err == nil)
+	l.Replace(1)
+	return l.Top()
+}
+
+func (st *state) xpcallHandler(l *lua.State) int {
+	l.SetTop(1)
+	st.unbox(l, 1)
+	if s, ok := l.ToString(1); ok && l.TypeOf(1) == lua.TypeString {
+		if r := rewriteMessage(s); r != s {
+			l.Pop(1)
+			l.PushString(r)
+		}
+	}
+	l.PushValue(lua.UpValueIndex(1))
+	l.Insert(1)
+	l.Call(1, 1)
+	if l.TypeOf(-1) != lua.TypeString {
+		// go-lua wants a string back; box anything else.
+		st.boxSeq++
+		key := boxPrefix + itoa(st.boxSeq)
+		l.PushLightUserData(st.boxes)
+		l.PushString(key)
+		l.PushValue(-3)
+		l.RawSet(-3)
+		l.Pop(2)
+		l.PushString(key)
+	}
+	return 1
+}
+
+// baseErrHandler is the __redis__err__handler global: Redis's error handler
+// as a function scripts can call.
+func (st *state) baseErrHandler(l *lua.State) int {
+	l.SetTop(1)
+	st.unbox(l, 1)
+	src, line, ok := errorPlace(l)
+	if !l.IsTable(1) {
+		msg := "ERR " + tostring51(l, 1)
+		l.CreateTable(0, 3)
+		l.PushString(msg)
+		l.SetField(-2, "err")
+		l.Replace(1)
+	}
+	if ok && !st.readonly[l.ToValue(1)] {
+		l.PushString(src)
+		l.SetField(1, "source")
+		l.PushString(line)
+		l.SetField(1, "line")
+	}
+	return 1
+}
+
+func (st *state) baseGetmetatable(l *lua.State) int {
+	lua.CheckAny(l, 1)
+	if vis, ok := st.proxies[l.ToValue(1)]; ok {
+		if vis == nil {
+			l.PushNil()
+		} else {
+			l.PushLightUserData(vis)
+		}
+		return 1
+	}
+	if l.TypeOf(1) == lua.TypeString {
+		l.PushLightUserData(st.strMeta)
+		return 1
+	}
+	if !l.MetaTable(1) {
+		l.PushNil()
+		return 1
+	}
+	lua.MetaField(l, 1, "__metatable")
+	return 1
+}
+
+func (st *state) baseSetmetatable(l *lua.State) int {
+	t := l.TypeOf(2)
+	lua.CheckType(l, 1, lua.TypeTable)
+	lua.ArgumentCheck(l, t == lua.TypeNil || t == lua.TypeTable, 2, "nil or table expected")
+	if _, isProxy := st.proxies[l.ToValue(1)]; !isProxy && lua.MetaField(l, 1, "__metatable") {
+		lua.Errorf(l, "cannot change a protected metatable")
+	}
+	if st.readonly[l.ToValue(1)] {
+		l.PushString(readonlyError)
+		l.Error()
+	}
+	l.SetTop(2)
+	l.SetMetaTable(1)
+	return 1
+}
+
+func (st *state) baseRawget(l *lua.State) int {
+	lua.CheckType(l, 1, lua.TypeTable)
+	lua.CheckAny(l, 2)
+	l.SetTop(2)
+	st.unproxy(l, 1)
+	l.RawGet(1)
+	return 1
+}
+
+func (st *state) baseRawset(l *lua.State) int {
+	lua.CheckType(l, 1, lua.TypeTable)
+	lua.CheckAny(l, 2)
+	lua.CheckAny(l, 3)
+	if st.readonly[l.ToValue(1)] {
+		l.PushString(readonlyError)
+		l.Error()
+	}
+	l.SetTop(3)
+	l.RawSet(1)
+	return 1
+}
+
+func (st *state) baseNext(l *lua.State) int {
+	lua.CheckType(l, 1, lua.TypeTable)
+	l.SetTop(2)
+	st.unproxy(l, 1)
+	if l.Next(1) {
+		return 2
+	}
+	l.PushNil()
+	return 1
+}
+
+// basePairs is Lua 5.1's pairs: next, t, nil (no __pairs).
+func basePairs(l *lua.State) int {
+	lua.CheckType(l, 1, lua.TypeTable)
+	l.PushValue(lua.UpValueIndex(1))
+	l.PushValue(1)
+	l.PushNil()
+	return 3
+}
+
+// baseLoadstring is Lua 5.1's loadstring(s [, chunkname]), text only.
+func baseLoadstring(l *lua.State) int {
+	s := lua.CheckString(l, 1)
+	name := lua.OptString(l, 2, s)
+	if err := l.Load(strings.NewReader(s), name, "t"); err != nil {
+		return loadFailed(l)
+	}
+	return 1
+}
+
+// baseLoad is Lua 5.1's load(func [, chunkname]), text only.
+func baseLoad(l *lua.State) int {
+	lua.CheckType(l, 1, lua.TypeFunction)
+	name := lua.OptString(l, 2, "=(load)")
+	l.SetTop(1)
+	r := &pieceReader{l: l}
+	if err := l.Load(r, name, "t"); err != nil {
+		return loadFailed(l)
+	}
+	return 1
+}
+
+func loadFailed(l *lua.State) int {
+	msg := l.ToValue(-1)
+	l.PushNil()
+	l.PushLightUserData(msg)
+	if s, ok := msg.(string); ok {
+		l.Pop(1)
+		l.PushString(rewriteSyntaxError(s))
+	}
+	return 2
+}
+
+// pieceReader reads a chunk from the pieces a Lua function returns.
+type pieceReader struct {
+	l    *lua.State
+	rest string
+	done bool
+}
+
+func (r *pieceReader) Read(p []byte) (int, error) {
+	for r.rest == "" {
+		if r.done {
+			return 0, io.EOF
+		}
+		r.l.PushValue(1)
+		r.l.Call(0, 1)
+		switch {
+		case r.l.IsNil(-1):
+			r.done = true
+		case r.l.IsString(-1):
+			r.rest = luaString(r.l, -1)
+			if r.rest == "" {
+				r.done = true
+			}
+		default:
+			r.l.Pop(1)
+			lua.Errorf(r.l, "reader function must return a string")
+		}
+		r.l.Pop(1)
+	}
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+// baseCollectgarbage accepts Lua 5.1's options without touching the Go
+// runtime: a script must not be able to force process-wide collections.
+func (st *state) baseCollectgarbage(l *lua.State) int {
+	opt := lua.OptString(l, 1, "collect")
+	lua.OptInteger(l, 2, 0)
+	switch opt {
+	case "stop", "restart", "collect":
+		l.PushInteger(0)
+	case "count":
+		l.PushNumber(st.memoryKB())
+	case "step":
+		l.PushBoolean(false)
+	case "setpause", "setstepmul":
+		l.PushInteger(200)
+	default:
+		lua.ArgumentError(l, 1, "invalid option '"+opt+"'")
+	}
+	return 1
+}
+
+func (st *state) baseGcinfo(l *lua.State) int {
+	l.PushInteger(int(st.memoryKB()))
+	return 1
+}
+
+// memoryKB is what collectgarbage("count") reports: a nominal base plus
+// what the script was charged for.
+func (st *state) memoryKB() float64 {
+	return 32 + float64(st.lim.Used())/1024
+}
+
+func itoa(n int) string { return luautil.FormatNumber(float64(n)) }

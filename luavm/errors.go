@@ -1,0 +1,261 @@
+package luavm
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/Shopify/go-lua"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+)
+
+// go-lua turns every error value into a string on its way up (it calls
+// CheckString on the value, so a table becomes "bad argument #-1 ..."),
+// while Redis scripts raise and catch tables: redis.call raises
+// {err="..."} and pcall hands tables back. Non-string error values are
+// therefore boxed: the value is stored in a registry table for the run and
+// a sentinel string travels through go-lua instead; luavm's own pcall,
+// xpcall and message handler unbox it.
+const boxPrefix = "\x00luavm-error-value\x00"
+
+// raise raises the value on top of the stack as a Lua error.
+func (st *state) raise(l *lua.State) {
+	if l.TypeOf(-1) != lua.TypeString {
+		st.boxSeq++
+		key := boxPrefix + strconv.Itoa(st.boxSeq)
+		l.PushLightUserData(st.boxes)
+		l.PushString(key)
+		l.PushValue(-3)
+		l.RawSet(-3)
+		l.Pop(2)
+		l.PushString(key)
+	}
+	l.Error()
+}
+
+// unbox replaces a sentinel at idx by the value it stands for.
+func (st *state) unbox(l *lua.State, idx int) {
+	if l.TypeOf(idx) != lua.TypeString {
+		return
+	}
+	s, _ := l.ToString(idx)
+	if !strings.HasPrefix(s, boxPrefix) {
+		return
+	}
+	idx = l.AbsIndex(idx)
+	l.PushLightUserData(st.boxes)
+	l.PushString(s)
+	l.RawGet(-2)
+	l.Replace(idx)
+	l.PushString(s)
+	l.PushNil()
+	l.RawSet(-3)
+	l.Pop(1)
+}
+
+// errorInfo is what Redis's error handler extracts from a failed script.
+type errorInfo struct {
+	set          bool
+	msg          string
+	source, line string
+	hasPlace     bool
+}
+
+// messageHandler is the top-level message handler: it does what Redis's
+// __redis__err__handler and luaExtractErrorInformation do together and
+// keeps the result on the Go side (go-lua insists on a string result).
+func (st *state) messageHandler(l *lua.State) int {
+	l.SetTop(1)
+	st.unbox(l, 1)
+	info := errorInfo{set: true}
+	if src, line, ok := errorPlace(l); ok {
+		info.source, info.line, info.hasPlace = src, line, true
+	}
+	switch l.TypeOf(1) {
+	case lua.TypeTable:
+		l.PushString("err")
+		l.RawGet(1)
+		if l.IsString(-1) {
+			info.msg = cString(luaString(l, -1))
+		} else {
+			// Redis 7.0.15 crashes here (it formats a NULL message);
+			// luaproxy answers with an error instead.
+			info.msg = "ERR Script raised an error table without an 'err' field"
+		}
+		l.Pop(1)
+		if !info.hasPlace {
+			l.PushString("source")
+			l.RawGet(1)
+			l.PushString("line")
+			l.RawGet(1)
+			if l.IsString(-2) && l.IsString(-1) {
+				info.source, info.line, info.hasPlace = luaString(l, -2), luaString(l, -1), true
+			}
+			l.Pop(2)
+		}
+	case lua.TypeString:
+		s, _ := l.ToString(1)
+		info.msg = "ERR " + cString(rewriteMessage(s))
+	default:
+		info.msg = "ERR " + cString(tostring51(l, 1))
+	}
+	st.errInfo = info
+	l.PushString("luavm: script error")
+	return 1
+}
+
+// errorPlace finds where an error was raised as Redis's handler does: the
+// function that raised it, or its caller when that function is not Lua.
+func errorPlace(l *lua.State) (source, line string, ok bool) {
+	f, ok := lua.Stack(l, 1)
+	if !ok {
+		return "", "", false
+	}
+	ar, _ := lua.Info(l, "Sl", f)
+	if ar.What == "Go" {
+		if f, ok = lua.Stack(l, 2); !ok {
+			return "", "", false
+		}
+		ar, _ = lua.Info(l, "Sl", f)
+	}
+	return ar.Source, strconv.Itoa(ar.CurrentLine), true
+}
+
+// luaString returns the string or number at idx as Lua 5.1's tostring
+// would, without converting the stack slot.
+func luaString(l *lua.State, idx int) string {
+	if l.TypeOf(idx) == lua.TypeNumber {
+		n, _ := l.ToNumber(idx)
+		return luautil.FormatNumber(n)
+	}
+	s, _ := l.ToString(idx)
+	return s
+}
+
+// tostring51 is Lua 5.1's tostring for an error value.
+func tostring51(l *lua.State, idx int) string {
+	switch l.TypeOf(idx) {
+	case lua.TypeNil, lua.TypeNone:
+		return "nil"
+	case lua.TypeBoolean:
+		if l.ToBoolean(idx) {
+			return "true"
+		}
+		return "false"
+	case lua.TypeNumber, lua.TypeString:
+		return luaString(l, idx)
+	}
+	s, _ := lua.ToStringMeta(l, idx)
+	l.Pop(1)
+	return s
+}
+
+// appendRunError formats a failed run as Redis's luaCallFunction does.
+func (st *state) appendRunError(dst []byte, err error) []byte {
+	info := st.errInfo
+	if !info.set {
+		// The handler did not run (error in error handling, memory error):
+		// Redis's "Error running script" form.
+		msg := "execution failure"
+		if s, ok := st.l.ToString(-1); ok {
+			msg = s
+		}
+		if len(msg) > 100 {
+			msg = msg[:100]
+		}
+		return appendError(dst, "ERR Error running script "+st.sha+", "+strings.TrimRight(msg, "\r\n"))
+	}
+	dst = append(dst, '-')
+	dst = appendSanitized(dst, info.msg)
+	if info.hasPlace {
+		dst = append(dst, " script: "...)
+		dst = append(dst, st.sha...)
+		dst = append(dst, ", on "...)
+		dst = appendSanitized(dst, info.source)
+		dst = append(dst, ':')
+		dst = append(dst, info.line...)
+		dst = append(dst, '.')
+	}
+	return append(dst, '\r', '\n')
+}
+
+// appendSanitized appends s with CR and LF turned into spaces. Redis sends
+// a script's error message raw, so a message with a line break breaks the
+// protocol there; luaproxy keeps the stream valid instead.
+func appendSanitized(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// rewriteMessage turns go-lua's (Lua 5.2) wording of VM errors into Lua
+// 5.1's, which is what Redis scripts see.
+func rewriteMessage(s string) string {
+	if !strings.Contains(s, "attempt to compare") && !strings.Contains(s, "Go stack overflow") {
+		return s
+	}
+	if i := strings.Index(s, "attempt to compare two '"); i >= 0 {
+		rest := s[i+len("attempt to compare two '"):]
+		if j := strings.Index(rest, "' values"); j >= 0 {
+			return s[:i] + "attempt to compare two " + rest[:j] + " values" + rest[j+len("' values"):]
+		}
+	}
+	if i := strings.Index(s, "attempt to compare '"); i >= 0 {
+		rest := s[i+len("attempt to compare '"):]
+		if j := strings.Index(rest, "' with '"); j >= 0 {
+			a := rest[:j]
+			rest = rest[j+len("' with '"):]
+			if k := strings.IndexByte(rest, '\''); k >= 0 {
+				return s[:i] + "attempt to compare " + a + " with " + rest[:k] + rest[k+1:]
+			}
+		}
+	}
+	s = strings.ReplaceAll(s, "Go stack overflow", "C stack overflow")
+	return s
+}
+
+// rewriteSyntaxError gives a go-lua syntax error Lua 5.1's form, which
+// always quotes the token after "near".
+func rewriteSyntaxError(s string) string {
+	i := strings.LastIndex(s, " near ")
+	if i < 0 {
+		return s
+	}
+	tok := s[i+len(" near "):]
+	if len(tok) >= 2 && tok[0] == '\'' && tok[len(tok)-1] == '\'' {
+		return s
+	}
+	return s[:i] + " near '" + tok + "'"
+}
+
+// pushErrorTable pushes Redis's error table for msg, as luaPushError does:
+// "-CODE text" keeps CODE, anything else gets "ERR"; trailing CR/LF are
+// trimmed and the message is read as a C string.
+func pushErrorTable(l *lua.State, msg string, ignoreStats bool) {
+	l.CreateTable(0, 2)
+	l.PushString(formatRedisError(msg))
+	l.SetField(-2, "err")
+	if ignoreStats {
+		l.PushBoolean(true)
+		l.SetField(-2, "ignore_error_stats_update")
+	}
+}
+
+func formatRedisError(msg string) string {
+	msg = cString(msg)
+	code := "ERR"
+	if strings.HasPrefix(msg, "-") {
+		if sp := strings.IndexByte(msg, ' '); sp < 0 {
+			msg = msg[1:]
+		} else {
+			code, msg = msg[1:sp], msg[sp+1:]
+		}
+	}
+	msg = strings.Trim(msg, "\r\n")
+	return code + " " + msg
+}

@@ -1,0 +1,356 @@
+package luavm
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"math"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/Shopify/go-lua"
+	"go.uber.org/zap"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luaresp"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+)
+
+// Command flags scripts care about, from Redis's command table.
+const (
+	cmdWrite = 1 << iota
+	cmdMayReplicate
+	cmdNoScript
+	cmdBlocking
+)
+
+type commandInfo struct {
+	arity     int
+	flags     int
+	container bool
+}
+
+// installRedis creates the redis table as Redis 7.0's scriptingInit does.
+func (st *state) installRedis(l *lua.State) {
+	l.NewTable()
+	fns := []lua.RegistryFunction{
+		{Name: "call", Function: func(l *lua.State) int { return st.redisCall(l, true) }},
+		{Name: "pcall", Function: func(l *lua.State) int { return st.redisCall(l, false) }},
+		{Name: "log", Function: st.redisLog},
+		{Name: "setresp", Function: st.redisSetResp},
+		{Name: "sha1hex", Function: st.redisSHA1Hex},
+		{Name: "error_reply", Function: redisErrorReply},
+		{Name: "status_reply", Function: redisStatusReply},
+		{Name: "set_repl", Function: st.redisSetRepl},
+		{Name: "acl_check_cmd", Function: st.redisACLCheckCmd},
+		{Name: "breakpoint", Function: func(l *lua.State) int { l.PushBoolean(false); return 1 }},
+		{Name: "debug", Function: func(l *lua.State) int { return 0 }},
+		{Name: "replicate_commands", Function: func(l *lua.State) int { l.PushBoolean(true); return 1 }},
+	}
+	for _, f := range fns {
+		l.PushGoFunction(f.Function)
+		l.SetField(-2, f.Name)
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{
+		{"LOG_DEBUG", 0}, {"LOG_VERBOSE", 1}, {"LOG_NOTICE", 2}, {"LOG_WARNING", 3},
+		{"REPL_NONE", 0}, {"REPL_AOF", 1}, {"REPL_SLAVE", 2}, {"REPL_REPLICA", 2}, {"REPL_ALL", 3},
+		{"REDIS_VERSION_NUM", st.vm.versionNum},
+	} {
+		l.PushInteger(c.v)
+		l.SetField(-2, c.name)
+	}
+	l.PushString(st.vm.cfg.RedisVersion)
+	l.SetField(-2, "REDIS_VERSION")
+	l.SetGlobal("redis")
+}
+
+// raiseError raises Redis's error table for msg (luaPushError + luaError).
+func (st *state) raiseError(l *lua.State, msg string) {
+	pushErrorTable(l, msg, false)
+	st.raise(l)
+}
+
+// argv converts redis.call's arguments as luaArgsToRedisArgv does. The
+// slices alias Lua strings and a per-state buffer: valid until the next call.
+func (st *state) buildArgv(l *lua.State) (argv [][]byte, errMsg string) {
+	n := l.Top()
+	if n == 0 {
+		return nil, "Please specify at least one argument for this redis lib call"
+	}
+	argv = st.argv[:0]
+	nums := st.numBuf[:0]
+	// Numbers are formatted into one buffer; remember offsets first since
+	// the buffer may move while it grows.
+	type numRef struct{ i, start, end int }
+	var refs [8]numRef
+	numRefs := refs[:0]
+	for i := 1; i <= n; i++ {
+		switch l.TypeOf(i) {
+		case lua.TypeNumber:
+			f, _ := l.ToNumber(i)
+			start := len(nums)
+			nums = appendNumberArg(nums, f)
+			numRefs = append(numRefs, numRef{len(argv), start, len(nums)})
+			argv = append(argv, nil)
+		case lua.TypeString:
+			s, _ := l.ToString(i)
+			argv = append(argv, unsafe.Slice(unsafe.StringData(s), len(s)))
+		default:
+			st.argv = argv[:0]
+			return nil, "Lua redis lib command arguments must be strings or integers"
+		}
+	}
+	for _, r := range numRefs {
+		argv[r.i] = nums[r.start:r.end:r.end]
+	}
+	st.argv, st.numBuf = argv[:0], nums[:0]
+	return argv, ""
+}
+
+// appendNumberArg formats a number argument as Redis does ("%.17g").
+func appendNumberArg(dst []byte, f float64) []byte {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
+	return luautil.AppendG(dst, f, 17)
+}
+
+// redisCall is redis.call (raise) and redis.pcall.
+func (st *state) redisCall(l *lua.State, raise bool) int {
+	if st.req == nil || st.req.Caller == nil {
+		st.raiseError(l, "redis.call/pcall can only be called inside a script invocation")
+	}
+	argv, errMsg := st.buildArgv(l)
+	known := false
+	if errMsg == "" {
+		errMsg, known = st.checkCommand(argv)
+	}
+	if errMsg != "" {
+		l.SetTop(0)
+		pushErrorTable(l, errMsg, true)
+		if raise {
+			st.raise(l)
+		}
+		return 1
+	}
+	reply, err := st.req.Caller.Call(argv, st.resp)
+	l.SetTop(0)
+	st.lim.Tick(l)
+	if err != nil {
+		pushErrorTable(l, "luaproxy: upstream call failed: "+err.Error(), true)
+		if raise {
+			st.raise(l)
+		}
+		return 1
+	}
+	if !known && bytes.HasPrefix(reply, []byte("-ERR unknown command '")) {
+		pushErrorTable(l, "Unknown Redis command called from script", true)
+		if raise {
+			st.raise(l)
+		}
+		return 1
+	}
+	st.lim.Charge(l, len(reply))
+	isErr, perr := luaresp.Push(l, reply)
+	if perr != nil {
+		l.SetTop(0)
+		pushErrorTable(l, "luaproxy: bad reply from upstream: "+perr.Error(), true)
+		isErr = true
+	}
+	if isErr && raise {
+		st.raise(l)
+	}
+	return 1
+}
+
+// checkCommand does what scriptCall checks before running a command:
+// existence and arity, commands scripts may not run, writes from read-only
+// scripts. Commands unknown to Redis 7.0.15's table (modules) go to the
+// upstream unchecked.
+func (st *state) checkCommand(argv [][]byte) (errMsg string, known bool) {
+	info, ok := lookupCommand(argv)
+	if !ok {
+		return "", false
+	}
+	if info == nil {
+		return "Unknown Redis command called from script", true
+	}
+	argc := len(argv)
+	if (info.arity > 0 && info.arity != argc) || argc < -info.arity {
+		return "Wrong number of args calling Redis command from script", true
+	}
+	if info.flags&cmdNoScript != 0 {
+		return "This Redis command is not allowed from script", true
+	}
+	if st.req.ReadOnly && info.flags&(cmdWrite|cmdMayReplicate) != 0 {
+		return "Write commands are not allowed from read-only scripts.", true
+	}
+	return "", true
+}
+
+// lookupCommand finds argv's command as Redis's lookupCommand does. ok is
+// false for a name Redis 7.0.15 does not know (a module's, perhaps); info
+// is nil for an unknown subcommand of a known container.
+func lookupCommand(argv [][]byte) (info *commandInfo, ok bool) {
+	var buf [64]byte
+	name := lowerInto(buf[:0], argv[0])
+	c, found := redisCommands[string(name)]
+	if !found {
+		return nil, false
+	}
+	if !c.container || len(argv) == 1 {
+		return &c, true
+	}
+	name = append(name, '|')
+	name = lowerInto(name, argv[1])
+	sub, found := redisCommands[string(name)]
+	if !found {
+		return nil, true
+	}
+	return &sub, true
+}
+
+func lowerInto(dst, s []byte) []byte {
+	for _, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func (st *state) redisLog(l *lua.State) int {
+	argc := l.Top()
+	if argc < 2 {
+		st.raiseError(l, "redis.log() requires two arguments or more.")
+	}
+	if !l.IsNumber(1) {
+		st.raiseError(l, "First argument must be a number (log level).")
+	}
+	f, _ := l.ToNumber(1)
+	level := int(f)
+	if level < 0 || level > 3 {
+		st.raiseError(l, "Invalid debug level.")
+	}
+	if level < st.vm.logLevel {
+		return 0
+	}
+	var b strings.Builder
+	first := true
+	for i := 2; i <= argc; i++ {
+		if l.IsString(i) {
+			if !first {
+				b.WriteByte(' ')
+			}
+			first = false
+			b.WriteString(luaString(l, i))
+		}
+	}
+	log := st.vm.cfg.Logger
+	fields := []zap.Field{zap.String("source", "lua"), zap.String("script", st.sha)}
+	switch level {
+	case 0, 1:
+		log.Debug(b.String(), fields...)
+	case 2:
+		log.Info(b.String(), fields...)
+	default:
+		log.Warn(b.String(), fields...)
+	}
+	return 0
+}
+
+func (st *state) redisSetResp(l *lua.State) int {
+	if l.Top() != 1 {
+		st.raiseError(l, "redis.setresp() requires one argument.")
+	}
+	f, _ := l.ToNumber(1)
+	resp := int(f)
+	if resp != 2 && resp != 3 {
+		st.raiseError(l, "RESP version must be 2 or 3.")
+	}
+	st.resp = resp
+	return 0
+}
+
+func (st *state) redisSetRepl(l *lua.State) int {
+	if l.Top() != 1 {
+		st.raiseError(l, "redis.set_repl() requires two arguments.")
+	}
+	f, _ := l.ToNumber(1)
+	flags := int(f)
+	if flags&^3 != 0 {
+		st.raiseError(l, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+	}
+	st.repl = flags
+	return 0
+}
+
+// redisACLCheckCmd answers with ACL DRYRUN for the connection's user, which
+// the upstream evaluates with its own ACL rules.
+func (st *state) redisACLCheckCmd(l *lua.State) int {
+	argv, errMsg := st.buildArgv(l)
+	if errMsg != "" {
+		st.raiseError(l, errMsg)
+	}
+	if info, ok := lookupCommand(argv); ok && info == nil {
+		st.raiseError(l, "Invalid command passed to redis.acl_check_cmd()")
+	} else if !ok {
+		st.raiseError(l, "Invalid command passed to redis.acl_check_cmd()")
+	}
+	c := st.req.Caller
+	who, err := c.Call([][]byte{[]byte("ACL"), []byte("WHOAMI")}, 2)
+	if err != nil || len(who) < 4 || who[0] != '$' {
+		st.raiseError(l, "luaproxy: cannot find the current user for redis.acl_check_cmd()")
+	}
+	user := who[bytes.IndexByte(who, '\n')+1 : len(who)-2]
+	dry := append([][]byte{[]byte("ACL"), []byte("DRYRUN"), user}, argv...)
+	reply, err := c.Call(dry, 2)
+	if err != nil {
+		st.raiseError(l, "luaproxy: upstream call failed: "+err.Error())
+	}
+	l.SetTop(0)
+	l.PushBoolean(bytes.Equal(reply, []byte("+OK\r\n")))
+	return 1
+}
+
+func (st *state) redisSHA1Hex(l *lua.State) int {
+	if l.Top() != 1 {
+		st.raiseError(l, "wrong number of arguments")
+	}
+	s := ""
+	if l.IsString(1) {
+		s = luaString(l, 1)
+	}
+	sum := sha1.Sum([]byte(s))
+	l.PushString(hex.EncodeToString(sum[:]))
+	return 1
+}
+
+func redisErrorReply(l *lua.State) int {
+	if l.Top() != 1 || l.TypeOf(-1) != lua.TypeString {
+		pushErrorTable(l, "wrong number or type of arguments", false)
+		return 1
+	}
+	s, _ := l.ToString(-1)
+	s = cString(s)
+	if !strings.HasPrefix(s, "-") {
+		s = "-" + s
+	}
+	pushErrorTable(l, s, false)
+	return 1
+}
+
+func redisStatusReply(l *lua.State) int {
+	if l.Top() != 1 || l.TypeOf(-1) != lua.TypeString {
+		pushErrorTable(l, "wrong number or type of arguments", false)
+		return 1
+	}
+	l.CreateTable(0, 1)
+	l.PushValue(-2)
+	l.SetField(-2, "ok")
+	return 1
+}

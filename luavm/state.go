@@ -1,0 +1,569 @@
+package luavm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync/atomic"
+	"time"
+
+	"github.com/Shopify/go-lua"
+
+	"github.com/luaproxy/luaproxy/luavm/bitop"
+	"github.com/luaproxy/luaproxy/luavm/cjson"
+	"github.com/luaproxy/luaproxy/luavm/cmsgpack"
+	"github.com/luaproxy/luaproxy/luavm/internal/luaresp"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+	"github.com/luaproxy/luaproxy/luavm/stdlib"
+	"github.com/luaproxy/luaproxy/luavm/structlib"
+)
+
+// Messages of interrupted scripts. The kill text is Redis's; Redis has no
+// time limit of its own (it only starts answering BUSY), so the deadline
+// text is luaproxy's.
+const (
+	killedMessage  = "ERR Script killed by user with SCRIPT KILL..."
+	timeoutMessage = "ERR Script killed by luaproxy: time limit exceeded..."
+	cancelMessage  = "ERR Script killed by luaproxy: request cancelled..."
+)
+
+// state is one go-lua state with Redis's environment, used by one script at
+// a time.
+type state struct {
+	vm  *VM
+	l   *lua.State
+	lim luautil.Limits
+	env *stdlib.Env
+
+	// scripts maps a body's SHA1 to its compiled function, also kept in the
+	// registry as "f_<sha>" like Redis does.
+	scripts map[[20]byte]any
+
+	realG    any          // the real globals table (value identity)
+	proxies  map[any]any  // read-only proxy -> visible metatable (nil for none)
+	readonly map[any]bool // tables no script may modify
+	proxyOf  any          // registry table proxy -> real table, as a value
+	strMeta  any          // the string metatable as scripts see it
+	boxes    any          // registry table of boxed error values
+	boxSeq   int
+
+	// Pre-boxed values pushed with PushLightUserData, which pushes any Go
+	// value as is: this avoids an allocation per push on the hot path.
+	keysName, argvName, handler any
+
+	hookFn lua.Hook
+
+	// Per-run data.
+	running  atomic.Bool
+	deadline atomic.Int64 // UnixNano, 0 for none
+	broken   bool
+	req      *Request
+	sha      string
+	resp     int // protocol chosen with redis.setresp
+	repl     int
+	ticks    int
+	heapBase uint64
+	killed   bool
+	errInfo  errorInfo
+	argv     [][]byte
+	numBuf   []byte
+	heap     [1]metrics.Sample
+}
+
+func (vm *VM) newState() (st *state, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err = nil, fmt.Errorf("luavm: initialise state: %v", r)
+		}
+	}()
+	st = &state{vm: vm, l: lua.NewState(), scripts: make(map[[20]byte]any)}
+	st.proxies = make(map[any]any)
+	st.readonly = make(map[any]bool)
+	st.keysName, st.argvName = any("KEYS"), any("ARGV")
+	st.hookFn = st.hook
+	st.heap[0].Name = "/gc/heap/live:bytes"
+	if err := st.init(); err != nil {
+		return nil, err
+	}
+	vm.register(st)
+	return st, nil
+}
+
+// init builds Redis's environment. Everything runs in one protected call so
+// that a library failing to open is an error, not a process exit.
+func (st *state) init() error {
+	l := st.l
+	l.PushGoFunction(func(l *lua.State) int {
+		st.env = stdlib.Open(l, &st.lim)
+		cjson.Open(l, &st.lim)
+		structlib.Open(l, &st.lim)
+		cmsgpack.Open(l, &st.lim)
+		bitop.Open(l, &st.lim)
+		st.installBase(l)
+		st.installRedis(l)
+		st.sandbox(l)
+		return 0
+	})
+	if err := l.ProtectedCall(0, 0, 0); err != nil {
+		msg, _ := l.ToString(-1)
+		return fmt.Errorf("luavm: initialise state: %v: %s", err, msg)
+	}
+	l.SetTop(0)
+	return nil
+}
+
+// allowedGlobals is the exact set of globals a Redis 7.0.15 script sees
+// (besides KEYS and ARGV, set per run).
+var allowedGlobals = map[string]bool{
+	"_G": true, "_VERSION": true, "__redis__err__handler": true, "assert": true, "bit": true,
+	"cjson": true, "cmsgpack": true, "collectgarbage": true, "coroutine": true, "error": true,
+	"gcinfo": true, "getmetatable": true, "ipairs": true, "load": true, "loadstring": true,
+	"math": true, "next": true, "pairs": true, "pcall": true, "rawequal": true, "rawget": true,
+	"rawset": true, "redis": true, "select": true, "setmetatable": true, "string": true,
+	"struct": true, "table": true, "tonumber": true, "tostring": true, "type": true,
+	"unpack": true, "xpcall": true,
+}
+
+// sandbox removes every global Redis does not have, then locks the
+// environment: scripts see read-only proxies of the globals and of every
+// library table, and a missing global is an error.
+func (st *state) sandbox(l *lua.State) {
+	l.PushGlobalTable()
+	g := l.Top()
+	st.realG = l.ToValue(g)
+	var drop []string
+	l.PushNil()
+	for l.Next(g) {
+		if k, ok := l.ToString(-2); !ok || !allowedGlobals[k] || l.TypeOf(-2) != lua.TypeString {
+			if ok {
+				drop = append(drop, k)
+			}
+		}
+		l.Pop(1)
+	}
+	for _, k := range drop {
+		l.PushNil()
+		l.SetField(g, k)
+	}
+	l.PushString("Lua 5.1")
+	l.SetField(g, "_VERSION")
+
+	// proxy -> real table, for next/pairs/rawget.
+	l.NewTable()
+	st.proxyOf = l.ToValue(-1)
+	l.SetField(lua.RegistryIndex, "luavm.proxyof")
+	l.NewTable()
+	st.boxes = l.ToValue(-1)
+	l.SetField(lua.RegistryIndex, "luavm.errboxes")
+
+	// Replace every library table by a read-only proxy.
+	var libs []string
+	l.PushNil()
+	for l.Next(g) {
+		if l.IsTable(-1) {
+			k, _ := l.ToString(-2)
+			libs = append(libs, k)
+		}
+		l.Pop(1)
+	}
+	for _, k := range libs {
+		if k == "_G" {
+			continue
+		}
+		l.Field(g, k)
+		st.pushProxy(l, -1)
+		l.SetField(g, k)
+		l.Pop(1)
+	}
+
+	// The string metatable as getmetatable("") shows it: read-only, with
+	// __index the (proxied) string table.
+	l.NewTable()
+	l.Field(g, "string")
+	l.SetField(-2, "__index")
+	st.pushProxy(l, -1)
+	st.strMeta = l.ToValue(-1)
+	l.Pop(2)
+
+	// Missing globals raise Redis's error.
+	st.readonly[st.realG] = true
+	l.NewTable()
+	l.PushGoFunction(nonexistentGlobal)
+	l.SetField(-2, "__index")
+	// The metatable of _G as getmetatable(_G) shows it: Redis's
+	// error-raising __index, read-only.
+	st.pushProxy(l, -1)
+	visible := l.ToValue(-1)
+	l.Pop(1)
+	l.SetMetaTable(g)
+
+	st.pushProxy(l, g)
+	gp := l.ToValue(-1)
+	st.proxies[gp] = visible
+	l.PushValue(-1)
+	l.SetField(g, "_G")
+	l.RawSetInt(lua.RegistryIndex, lua.RegistryIndexGlobals)
+	l.Pop(1)
+}
+
+// pushProxy pushes a new read-only proxy for the table at idx: an empty
+// table whose metatable reads through to the real one and refuses writes.
+func (st *state) pushProxy(l *lua.State, idx int) {
+	idx = l.AbsIndex(idx)
+	st.readonly[l.ToValue(idx)] = true
+	l.NewTable()
+	l.NewTable()
+	l.PushValue(idx)
+	l.SetField(-2, "__index")
+	l.PushGoFunction(readonlyNewIndex)
+	l.SetField(-2, "__newindex")
+	st.readonly[l.ToValue(-1)] = true
+	l.SetMetaTable(-2)
+	p := l.ToValue(-1)
+	st.readonly[p] = true
+	st.proxies[p] = nil
+	// proxyOf[p] = real
+	l.PushLightUserData(st.proxyOf)
+	l.PushValue(-2)
+	l.PushValue(idx)
+	l.RawSet(-3)
+	l.Pop(1)
+}
+
+// pushReal replaces a proxy at idx by its real table, in place.
+func (st *state) unproxy(l *lua.State, idx int) {
+	if _, ok := st.proxies[l.ToValue(idx)]; !ok {
+		return
+	}
+	idx = l.AbsIndex(idx)
+	l.PushLightUserData(st.proxyOf)
+	l.PushValue(idx)
+	l.RawGet(-2)
+	l.Replace(idx)
+	l.Pop(1)
+}
+
+func nonexistentGlobal(l *lua.State) int {
+	if l.Top() != 2 {
+		lua.Errorf(l, "Wrong number of arguments to luaProtectedTableError")
+	}
+	if !l.IsString(-1) {
+		lua.Errorf(l, "Second argument to luaProtectedTableError must be a string or number")
+	}
+	name, _ := l.ToString(-1)
+	lua.Errorf(l, "Script attempted to access nonexistent global variable '%s'", cString(name))
+	return 0
+}
+
+const readonlyError = "Attempt to modify a readonly table"
+
+func readonlyNewIndex(l *lua.State) int {
+	lua.Errorf(l, readonlyError)
+	return 0
+}
+
+// cString cuts s at its first NUL, as C code printing a Lua string does.
+func cString(s string) string {
+	if i := indexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// run executes one script and appends its reply to dst.
+func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (out []byte) {
+	l := st.l
+	st.lim.Reset(st.vm.cfg.MemoryLimit)
+	st.req, st.sha, st.resp, st.repl = req, s.sha, 2, 3
+	st.ticks, st.heapBase, st.killed = 0, 0, false
+	st.errInfo = errorInfo{}
+	if st.env != nil {
+		st.env.Reset()
+	}
+	if d := st.vm.cfg.TimeLimit; d > 0 {
+		st.deadline.Store(time.Now().Add(d).UnixNano())
+	}
+	st.running.Store(true)
+	if ctx != nil && ctx.Done() != nil {
+		if ctx.Err() != nil {
+			st.lim.Interrupt(cancelMessage)
+		}
+		stop := context.AfterFunc(ctx, func() { st.lim.Interrupt(cancelMessage) })
+		defer stop()
+	}
+	defer func() {
+		st.running.Store(false)
+		st.deadline.Store(0)
+		st.req = nil
+		lua.SetDebugHook(l, nil, 0, 0)
+		if r := recover(); r != nil {
+			// A panic that go-lua did not turn into a Lua error: the state
+			// may be inconsistent, so it is not reused.
+			st.broken = true
+			st.vm.cfg.Logger.Error("luavm: panic while running a script",
+				zapString("sha", s.sha), zapAny("panic", r), zapString("stack", string(debug.Stack())))
+			out = appendError(dst, "ERR luaproxy: internal error while running script")
+			return
+		}
+		if l.Top() != 0 {
+			l.SetTop(0)
+		}
+		st.cleanup()
+	}()
+
+	// Push the message handler and the compiled function.
+	l.PushLightUserData(st.handlerValue())
+	if fn, ok := st.scripts[s.sum]; ok {
+		l.PushLightUserData(fn)
+	} else if reply := st.compile(dst, s); reply != nil {
+		return reply
+	}
+	st.setRunGlobals(req)
+	lua.SetDebugHook(l, st.hookFn, lua.MaskCount, hookInstructions)
+	if err := l.ProtectedCall(0, 1, 1); err != nil {
+		return st.appendRunError(dst, err)
+	}
+	if msg, ok := st.lim.Interrupted(); ok {
+		// Killed while in Go code that swallowed the interrupt.
+		st.errInfo = errorInfo{msg: msg}
+		return st.appendRunError(dst, nil)
+	}
+	return luaresp.Append(dst, l, -1, st.resp, clientProto(req.Proto))
+}
+
+func clientProto(p int) int {
+	if p == 3 {
+		return 3
+	}
+	return 2
+}
+
+func (st *state) handlerValue() any {
+	if st.handler == nil {
+		st.l.PushGoFunction(st.messageHandler)
+		st.handler = st.l.ToValue(-1)
+		st.l.Pop(1)
+	}
+	return st.handler
+}
+
+// compile loads s and caches it; it returns an error reply or nil with the
+// function pushed.
+func (st *state) compile(dst []byte, s *Script) []byte {
+	l := st.l
+	body := s.Body
+	skip, err := shebangLength(body)
+	if err != "" {
+		return appendError(dst, err)
+	}
+	if e := l.Load(bytes.NewReader(body[skip:]), "@user_script", "t"); e != nil {
+		msg, _ := l.ToString(-1)
+		return appendError(dst, "ERR Error compiling script (new function): "+rewriteSyntaxError(msg))
+	}
+	if len(st.scripts) >= maxCachedScripts {
+		for k := range st.scripts {
+			delete(st.scripts, k)
+			l.PushNil()
+			l.SetField(lua.RegistryIndex, "f_"+fmt.Sprintf("%x", k))
+		}
+	}
+	st.scripts[s.sum] = l.ToValue(-1)
+	l.PushValue(-1)
+	l.SetField(lua.RegistryIndex, "f_"+s.sha)
+	return nil
+}
+
+// shebangLength validates a "#!lua flags=..." first line as Redis does and
+// returns how many bytes to skip (the line feed is kept, so that line
+// numbers stay right) or Redis's error reply text.
+func shebangLength(body []byte) (int, string) {
+	if !bytes.HasPrefix(body, []byte("#!")) {
+		return 0, ""
+	}
+	end := bytes.IndexByte(body, '\n')
+	if end < 0 {
+		return 0, "ERR Invalid script shebang"
+	}
+	parts := splitArgs(string(body[:end]))
+	if len(parts) == 0 {
+		return 0, "ERR Invalid engine in script shebang"
+	}
+	if parts[0] != "#!lua" {
+		return 0, "ERR Unexpected engine in script shebang: " + parts[0]
+	}
+	for _, p := range parts[1:] {
+		flags, ok := cutPrefix(p, "flags=")
+		if !ok {
+			return 0, "ERR Unknown lua shebang option: " + p
+		}
+		for _, f := range splitComma(flags) {
+			switch f {
+			case "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys":
+			default:
+				return 0, "ERR Unexpected flag in script shebang: " + f
+			}
+		}
+	}
+	return end, ""
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return s, false
+}
+
+// splitComma splits as sdssplitlen does: an empty string gives no parts.
+func splitComma(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// splitArgs splits a shebang line on blanks (quotes are rare enough in
+// shebangs that sdssplitargs's quoting rules are not reproduced).
+func splitArgs(s string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		blank := i == len(s) || s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\v' || s[i] == '\f'
+		if blank {
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	return out
+}
+
+// setRunGlobals sets KEYS and ARGV in the real globals table.
+func (st *state) setRunGlobals(req *Request) {
+	l := st.l
+	l.PushLightUserData(st.realG)
+	l.PushLightUserData(st.keysName)
+	pushArray(l, req.Keys)
+	l.RawSet(-3)
+	l.PushLightUserData(st.argvName)
+	pushArray(l, req.Args)
+	l.RawSet(-3)
+	l.Pop(1)
+}
+
+func pushArray(l *lua.State, items [][]byte) {
+	l.CreateTable(len(items), 0)
+	for i, it := range items {
+		l.PushString(string(it))
+		l.RawSetInt(-2, i+1)
+	}
+}
+
+// cleanup undoes what a script may have changed behind the read-only
+// proxies: library functions written in Go (table.insert and friends) write
+// tables with raw accesses, so a proxy could have gained entries.
+func (st *state) cleanup() {
+	l := st.l
+	for p := range st.proxies {
+		l.PushLightUserData(p)
+		l.PushNil()
+		if l.Next(-2) {
+			l.Pop(2)
+			st.clearTable(-1)
+		}
+		l.Pop(1)
+	}
+	// Boxed error values live only for one run.
+	l.NewTable()
+	st.boxes = l.ToValue(-1)
+	l.SetField(lua.RegistryIndex, "luavm.errboxes")
+}
+
+func (st *state) clearTable(idx int) {
+	l := st.l
+	idx = l.AbsIndex(idx)
+	for {
+		l.PushNil()
+		if !l.Next(idx) {
+			return
+		}
+		l.Pop(1)
+		l.PushNil()
+		l.RawSet(idx)
+	}
+}
+
+// hook runs every hookInstructions instructions, and at every instruction
+// once the script was interrupted, so that the script's own pcall cannot
+// swallow the interrupt for long.
+func (st *state) hook(l *lua.State, _ lua.Debug) {
+	if msg, ok := st.lim.Interrupted(); ok {
+		st.raiseInterrupt(l, msg)
+	}
+	if d := st.deadline.Load(); d != 0 && time.Now().UnixNano() > d {
+		st.lim.Interrupt(timeoutMessage)
+		st.raiseInterrupt(l, timeoutMessage)
+	}
+	if limit := st.vm.cfg.MemoryLimit; limit > 0 {
+		metrics.Read(st.heap[:])
+		if st.heap[0].Value.Kind() == metrics.KindUint64 {
+			live := st.heap[0].Value.Uint64()
+			if st.ticks == 0 || live < st.heapBase {
+				st.heapBase = live
+			} else if int64(live-st.heapBase) > limit {
+				st.lim.Interrupt(luautil.OutOfMemory)
+				st.raiseInterrupt(l, luautil.OutOfMemory)
+			}
+		}
+	}
+	st.ticks++
+}
+
+func (st *state) raiseInterrupt(l *lua.State, msg string) {
+	if !st.killed {
+		st.killed = true
+		lua.SetDebugHook(l, st.hookFn, lua.MaskCount, 1)
+	}
+	if msg == luautil.OutOfMemory {
+		l.PushString(msg)
+		l.Error()
+	}
+	l.CreateTable(0, 1)
+	l.PushString(msg)
+	l.SetField(-2, "err")
+	st.raise(l)
+}
+
+func appendError(dst []byte, msg string) []byte {
+	dst = append(dst, '-')
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '\r', '\n')
+}

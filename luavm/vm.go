@@ -1,0 +1,324 @@
+// Package luavm runs Redis scripts the way Redis 7.0.15 does, on go-lua
+// states instead of Redis's embedded Lua 5.1: the same sandbox and globals,
+// the same redis.* API, the same conversions and the same error texts, so
+// that a client cannot tell luaproxy's replies from a real Redis's.
+//
+// A VM keeps a pool of ready states. Each state has its libraries opened
+// once, caches compiled scripts by SHA1 and is reset between scripts so that
+// nothing one script does is visible to the next: globals and library tables
+// are read-only exactly where Redis makes them read-only.
+package luavm
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"runtime"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Caller sends one command to Redis and returns its raw reply, in RESP2 or
+// RESP3 as proto says. argv and its elements are only valid during the call:
+// they may alias Lua strings and buffers reused by the next call, so Call
+// must neither modify nor retain them.
+type Caller interface {
+	Call(argv [][]byte, proto int) ([]byte, error)
+}
+
+// Config configures a VM. The zero value is usable.
+type Config struct {
+	// PoolSize is how many idle states are kept ready; default
+	// runtime.GOMAXPROCS(0)*2. More states are created when more scripts
+	// run at once; those beyond PoolSize are dropped when they finish.
+	PoolSize int
+	// MemoryLimit is the per-script budget in bytes, default 256 MiB. It is
+	// exact for what luavm and its libraries allocate on a script's behalf
+	// (strings built by the string library, table.concat, cjson, cmsgpack,
+	// struct, replies of redis.call); tables and closures a script builds
+	// itself are only caught by a coarse check of the Go heap's live bytes
+	// every 100 000 instructions, which is process-wide. Negative means none.
+	MemoryLimit int64
+	// TimeLimit is the deadline per script; 0 means none (the caller's
+	// context can still cancel a script).
+	TimeLimit time.Duration
+	// RedisVersion is the upstream's version for redis.REDIS_VERSION and
+	// redis.REDIS_VERSION_NUM, default "7.0.15".
+	RedisVersion string
+	// Logger receives redis.log lines; nil discards them.
+	Logger *zap.Logger
+	// LogLevel is the lowest redis.log level written (Redis's "verbosity":
+	// 0 debug, 1 verbose, 2 notice, 3 warning); default 2 as in Redis.
+	LogLevel *int
+}
+
+// Default limits.
+const (
+	DefaultMemoryLimit  = 256 << 20
+	DefaultRedisVersion = "7.0.15"
+	hookInstructions    = 100000 // as Redis's count hook
+	maxCachedScripts    = 4096   // compiled scripts kept per state
+)
+
+// Request is one script invocation.
+type Request struct {
+	Keys, Args [][]byte
+	Proto      int  // calling client's protocol, 2 or 3
+	ReadOnly   bool // EVAL_RO, EVALSHA_RO, FCALL_RO: write commands are refused
+	Caller     Caller
+}
+
+// VM runs scripts on a pool of go-lua states. It is safe for concurrent use.
+type VM struct {
+	cfg        Config
+	versionNum int
+	logLevel   int
+	pool       chan *state
+
+	mu     sync.Mutex
+	states map[*state]struct{} // every state alive, for Kill and the watchdog
+	closed bool
+
+	stopWatch chan struct{}
+	watchDone chan struct{}
+}
+
+// New creates a VM and fills its pool.
+func New(cfg Config) (*VM, error) {
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = runtime.GOMAXPROCS(0) * 2
+	}
+	if cfg.MemoryLimit == 0 {
+		cfg.MemoryLimit = DefaultMemoryLimit
+	} else if cfg.MemoryLimit < 0 {
+		cfg.MemoryLimit = 0
+	}
+	if cfg.RedisVersion == "" {
+		cfg.RedisVersion = DefaultRedisVersion
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	num, err := versionNumber(cfg.RedisVersion)
+	if err != nil {
+		return nil, err
+	}
+	vm := &VM{
+		cfg:        cfg,
+		versionNum: num,
+		logLevel:   2,
+		pool:       make(chan *state, cfg.PoolSize),
+		states:     make(map[*state]struct{}),
+	}
+	if cfg.LogLevel != nil {
+		vm.logLevel = *cfg.LogLevel
+	}
+	for i := 0; i < cfg.PoolSize; i++ {
+		st, err := vm.newState()
+		if err != nil {
+			return nil, err
+		}
+		vm.pool <- st
+	}
+	if cfg.TimeLimit > 0 {
+		vm.stopWatch = make(chan struct{})
+		vm.watchDone = make(chan struct{})
+		go vm.watchdog()
+	}
+	return vm, nil
+}
+
+// Close stops the watchdog and drops the idle states. Scripts still running
+// finish normally; their states are dropped when they return.
+func (vm *VM) Close() {
+	vm.mu.Lock()
+	if vm.closed {
+		vm.mu.Unlock()
+		return
+	}
+	vm.closed = true
+	vm.mu.Unlock()
+	if vm.stopWatch != nil {
+		close(vm.stopWatch)
+		<-vm.watchDone
+	}
+	for {
+		select {
+		case st := <-vm.pool:
+			vm.forget(st)
+		default:
+			return
+		}
+	}
+}
+
+// Kill interrupts every script running now, as SCRIPT KILL does: each one
+// ends with Redis's "Script killed by user with SCRIPT KILL..." error, which
+// its own pcall cannot catch. It reports how many scripts it interrupted.
+func (vm *VM) Kill() int {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	n := 0
+	for st := range vm.states {
+		if st.running.Load() {
+			st.lim.Interrupt(killedMessage)
+			n++
+		}
+	}
+	return n
+}
+
+// Running reports how many scripts are running now.
+func (vm *VM) Running() int {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	n := 0
+	for st := range vm.states {
+		if st.running.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// watchdog interrupts scripts past their deadline. The instruction hook
+// checks deadlines too, but Go code that runs long without executing Lua
+// instructions (pattern matching, encoders) only sees an interrupt.
+func (vm *VM) watchdog() {
+	defer close(vm.watchDone)
+	period := vm.cfg.TimeLimit / 10
+	if period < time.Millisecond {
+		period = time.Millisecond
+	}
+	if period > 50*time.Millisecond {
+		period = 50 * time.Millisecond
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-vm.stopWatch:
+			return
+		case now := <-t.C:
+			vm.mu.Lock()
+			for st := range vm.states {
+				if d := st.deadline.Load(); d != 0 && now.UnixNano() > d {
+					st.lim.Interrupt(timeoutMessage)
+				}
+			}
+			vm.mu.Unlock()
+		}
+	}
+}
+
+func (vm *VM) get() (*state, error) {
+	select {
+	case st := <-vm.pool:
+		return st, nil
+	default:
+		return vm.newState()
+	}
+}
+
+func (vm *VM) put(st *state) {
+	if st.broken {
+		vm.forget(st)
+		return
+	}
+	vm.mu.Lock()
+	closed := vm.closed
+	vm.mu.Unlock()
+	if closed {
+		vm.forget(st)
+		return
+	}
+	select {
+	case vm.pool <- st:
+	default:
+		vm.forget(st)
+	}
+}
+
+func (vm *VM) register(st *state) {
+	vm.mu.Lock()
+	vm.states[st] = struct{}{}
+	vm.mu.Unlock()
+}
+
+func (vm *VM) forget(st *state) {
+	vm.mu.Lock()
+	delete(vm.states, st)
+	vm.mu.Unlock()
+}
+
+// Script is a script body with its SHA1, computed once.
+type Script struct {
+	Body []byte
+	sum  [20]byte
+	sha  string
+}
+
+// NewScript hashes body for Run.
+func NewScript(body []byte) *Script {
+	s := &Script{Body: body, sum: sha1.Sum(body)}
+	s.sha = hex.EncodeToString(s.sum[:])
+	return s
+}
+
+// SHA returns the script's SHA1 in lower-case hex, as SCRIPT LOAD returns it.
+func (s *Script) SHA() string { return s.sha }
+
+// SHA1Hex returns the SHA1 of body in lower-case hex, as Redis names scripts.
+func SHA1Hex(body []byte) string {
+	sum := sha1.Sum(body)
+	return hex.EncodeToString(sum[:])
+}
+
+// Eval runs body as Redis's EVAL would and returns the complete raw RESP
+// reply, errors included and formatted as Redis formats them.
+func (vm *VM) Eval(ctx context.Context, body []byte, req Request) []byte {
+	return vm.Run(ctx, NewScript(body), req)
+}
+
+// Run is Eval for a script hashed beforehand (the EVALSHA path).
+func (vm *VM) Run(ctx context.Context, s *Script, req Request) []byte {
+	return vm.AppendRun(nil, ctx, s, req)
+}
+
+// AppendRun is Run appending the reply to dst.
+func (vm *VM) AppendRun(dst []byte, ctx context.Context, s *Script, req Request) []byte {
+	st, err := vm.get()
+	if err != nil {
+		return appendError(dst, "ERR luaproxy: cannot create a Lua state: "+err.Error())
+	}
+	defer vm.put(st)
+	return st.run(dst, ctx, s, &req)
+}
+
+var errBadVersion = errors.New("luavm: RedisVersion must look like 7.0.15")
+
+// versionNumber packs "major.minor.patch" as Redis's REDIS_VERSION_NUM.
+func versionNumber(v string) (int, error) {
+	var parts [3]int
+	i := 0
+	digits := 0
+	for _, c := range v {
+		switch {
+		case c >= '0' && c <= '9':
+			parts[i] = parts[i]*10 + int(c-'0')
+			digits++
+		case c == '.' && i < 2 && digits > 0:
+			i++
+			digits = 0
+		default:
+			return 0, errBadVersion
+		}
+	}
+	if i != 2 || digits == 0 || parts[0] > 255 || parts[1] > 255 || parts[2] > 255 {
+		return 0, errBadVersion
+	}
+	return parts[0]<<16 | parts[1]<<8 | parts[2], nil
+}
