@@ -182,3 +182,57 @@ func TestNoPprofByDefault(t *testing.T) {
 		t.Errorf("console logs lack INFO:\n%s", errw.String())
 	}
 }
+
+// TestSecondSignal checks that a second signal ends a drain that waits for
+// a client blocked in BLPOP.
+func TestSecondSignal(t *testing.T) {
+	up := redistest.Start(t)
+	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "", "--upstream", "redis://" + up.Addr, "--drain-timeout", "1m"}
+	var out, errw syncBuffer
+	stop := make(chan os.Signal, 1)
+	started := make(chan listening, 1)
+	done := make(chan int, 1)
+	go func() { done <- runUntil(args, noEnv, &out, &errw, stop, started) }()
+	var at listening
+	select {
+	case at = <-started:
+	case code := <-done:
+		t.Fatalf("exited with %d before starting: %s", code, errw.String())
+	}
+	c := redistest.Dial(t, at.Listen.String())
+	_ = c.Send("BLPOP", "nope", "0")
+	_ = c.Flush()
+	waitBlocked(t, up)
+
+	stop <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		t.Fatalf("exited with %d while a request was in flight", code)
+	case <-time.After(200 * time.Millisecond):
+		// Still draining, as it should: now the second signal.
+	}
+	stop <- syscall.SIGINT
+	select {
+	case code := <-done:
+		if code != exitError {
+			t.Errorf("exit %d, want %d", code, exitError)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("second signal did not end the drain")
+	}
+	if !strings.Contains(errw.String(), "luaproxy stopping now") {
+		t.Errorf("logs lack the second signal:\n%s", errw.String())
+	}
+}
+
+func waitBlocked(t *testing.T, s *redistest.Server) {
+	t.Helper()
+	c := s.Dial(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(c.MustDo(t, "INFO", "clients")), "blocked_clients:1") {
+		if time.Now().After(deadline) {
+			t.Fatal("BLPOP did not block")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
