@@ -68,7 +68,7 @@ func toNumber(l *lua.State, i int) (float64, bool) {
 		n, _ := l.ToNumber(i)
 		return n, true
 	case lua.TypeString:
-		s, _ := l.ToString(i)
+		s, _ := l.ToValue(i).(string) // ToString would allocate
 		n, ok := luautil.ParseNumber(s)
 		if n != n {
 			n = glibcNaN(s, math.Signbit(n))

@@ -8,6 +8,10 @@ import (
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
+// minBuffer is the first allocation of the output buffer: small outputs
+// then need one allocation instead of a doubling series.
+const minBuffer = 64
+
 // encoder appends the MessagePack form of Lua values to buf, charging the
 // buffer's growth to the script's budget before it happens.
 type encoder struct {
@@ -44,7 +48,7 @@ func (e *encoder) reserve(n int) {
 	if cap(e.buf)-len(e.buf) >= n {
 		return
 	}
-	newCap := 2 * (len(e.buf) + n)
+	newCap := max(2*(len(e.buf)+n), minBuffer)
 	e.charge(newCap - cap(e.buf))
 	nb := make([]byte, len(e.buf), newCap)
 	copy(nb, e.buf)
@@ -79,7 +83,8 @@ func (e *encoder) value(level int) {
 	l := e.l
 	switch l.TypeOf(-1) {
 	case lua.TypeString:
-		s, _ := l.ToString(-1)
+		// ToValue, unlike ToString, does not box the string again.
+		s, _ := l.ToValue(-1).(string)
 		e.str(s)
 	case lua.TypeBoolean:
 		if l.ToBoolean(-1) {

@@ -68,7 +68,7 @@ func toNumber(l *lua.State, i int) (float64, bool) {
 		n, _ := l.ToNumber(i)
 		return n, true
 	case lua.TypeString:
-		s, _ := l.ToString(i)
+		s, _ := l.ToValue(i).(string) // ToString would allocate
 		n, ok := luautil.ParseNumber(s)
 		if n != n {
 			n = glibcNaN(s, math.Signbit(n))
@@ -110,7 +110,7 @@ func optInteger(l *lua.State, i int, def int64) int64 {
 func checkString(l *lua.State, i int) string {
 	switch l.TypeOf(i) {
 	case lua.TypeString:
-		s, _ := l.ToString(i)
+		s, _ := l.ToValue(i).(string) // ToString would allocate
 		return s
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(i)

@@ -314,24 +314,34 @@ func digitVal(c byte) int {
 	return 99
 }
 
-// baseXpcall is 5.1's xpcall(f, handler): no extra arguments for f.
+// baseXpcall is 5.1's xpcall(f, handler): no extra arguments for f. The
+// handler runs after the failed call has unwound, not at the error point:
+// go-lua's ProtectedCall resolves a message handler index relative to the
+// running frame but reads it as an absolute stack slot, so it calls the
+// wrong value anywhere but at the bottom of the stack. Scripts cannot tell
+// the difference without the debug library, which Redis removes.
 func baseXpcall(l *lua.State) int {
 	checkAny(l, 2)
 	l.SetTop(2)
 	l.Insert(1) // handler below f
-	if !l.IsFunction(1) {
-		// 5.1 raises "error in error handling" when the handler is
-		// not a function and f fails.
-		l.PushGoFunction(func(l *lua.State) int {
-			l.PushString("error in error handling")
-			return 1
-		})
+	if err := l.ProtectedCall(0, lua.MultipleReturns, 0); err == nil {
+		l.PushBoolean(true)
 		l.Replace(1)
+		return l.Top()
 	}
-	err := l.ProtectedCall(0, lua.MultipleReturns, 1)
-	l.PushBoolean(err == nil)
-	l.Replace(1)
-	return l.Top()
+	// Stack: handler, error value.
+	l.PushBoolean(false)
+	l.Insert(1)
+	if !l.IsFunction(2) {
+		l.SetTop(1)
+		l.PushString("error in error handling")
+		return 2
+	}
+	if err := l.ProtectedCall(1, 1, 0); err != nil {
+		l.SetTop(1)
+		l.PushString("error in error handling")
+	}
+	return 2
 }
 
 // load runs source text through go-lua's parser, in text mode only.

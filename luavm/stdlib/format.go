@@ -79,7 +79,7 @@ func (e *Env) strFormat(l *lua.State) int {
 			}
 			out = sp.pad(s, false)
 		default:
-			errorf(l, "invalid option '%%%s' to 'format'", string([]byte{sp.conv}))
+			errorf(l, "invalid option '%%%s' to 'format'", cString(string([]byte{sp.conv})))
 		}
 		// C copies the item with strlen: output stops at a NUL byte.
 		add(cString(out))

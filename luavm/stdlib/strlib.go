@@ -24,10 +24,7 @@ func (e *Env) openString(l *lua.State) {
 		"gmatch":  e.strGmatch,
 		"gsub":    e.strGsub,
 		"format":  e.strFormat,
-		"gfind": func(l *lua.State) int {
-			errorf(l, "'string.gfind' was renamed to 'string.gmatch'")
-			return 0
-		},
+		"gfind":   e.strGmatch, // LUA_COMPAT_GFIND: an alias in Redis's build
 	})
 	// string.dump would hand out bytecode, which luavm never loads; 5.1
 	// has it, so keep go-lua's name present but refusing.
