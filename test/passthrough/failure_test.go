@@ -198,3 +198,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestUpstreamDB pins the meaning of a database in the upstream URL: it
+// is where every client connection starts.
+func TestUpstreamDB(t *testing.T) {
+	h := harness.Start(t, harness.WithUpstreamURL(func(addr string) string { return "redis://" + addr + "/3" }))
+	c := h.DialProxy(t)
+	if got := c.MustDo(t, "SET", "k", "in3"); string(got) != "+OK\r\n" {
+		t.Fatalf("SET = %q", got)
+	}
+	up := h.Control(t, h.Upstream)
+	up.MustDo(t, "SELECT", "3")
+	if got := up.MustDo(t, "GET", "k"); string(got) != "$3\r\nin3\r\n" {
+		t.Errorf("upstream db 3 GET k = %q", got)
+	}
+	c.MustDo(t, "SELECT", "0")
+	if got := c.MustDo(t, "GET", "k"); string(got) != "$-1\r\n" {
+		t.Errorf("after SELECT 0, GET k = %q", got)
+	}
+	if got := h.DialProxy(t).MustDo(t, "GET", "k"); string(got) != "$3\r\nin3\r\n" {
+		t.Errorf("a new client's GET k = %q, want it in db 3", got)
+	}
+}

@@ -81,7 +81,8 @@ func TestDataTypes(t *testing.T) {
 			cmd("MSET", "k2", "b", "k3", "c"),
 			cmd("TOUCH", "k1", "nope"), cmd("UNLINK", "k1"), cmd("RENAMENX", "k2", "k3"), cmd("SORT", "nope"),
 			cmd("RPUSH", "sl", "3", "1", "2"), cmd("SORT", "sl"), cmd("SORT", "sl", "DESC", "LIMIT", "0", "2"),
-			cmd("OBJECT", "FREQ", "sl"), cmd("ECHO", "hi"), cmd("PING"), cmd("PING", "msg"), cmd("LOLWUT", "VERSION", "5", "1", "1", "1"),
+			cmd("OBJECT", "FREQ", "sl"), cmd("ECHO", "hi"), {Cmd: []string{"TIME"}, Norm: harness.AnyTime},
+			{Cmd: []string{"INFO", "keyspace"}, Norm: harness.AnyBulk}, cmd("DEBUG", "SLEEP", "0"), cmd("PING"), cmd("PING", "msg"), cmd("LOLWUT", "VERSION", "5", "1", "1", "1"),
 		}},
 	)
 }
