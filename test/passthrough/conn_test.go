@@ -53,3 +53,22 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	h.Run(t, scenarios...)
 }
+
+// TestClientReply checks CLIENT REPLY OFF and SKIP, which break the
+// one-reply-per-command rule a proxy relies on.
+func TestClientReply(t *testing.T) {
+	h := harness.Start(t)
+	h.Run(t,
+		scenario{Name: "off and on", Steps: []step{
+			{Cmd: []string{"CLIENT", "REPLY", "OFF"}, NoReply: true}, {Cmd: []string{"SET", "a", "1"}, NoReply: true},
+			{Cmd: []string{"GET", "a"}, NoReply: true}, cmd("CLIENT", "REPLY", "ON"), cmd("GET", "a"),
+		}},
+		scenario{Name: "skip", Steps: []step{
+			{Cmd: []string{"CLIENT", "REPLY", "SKIP"}, NoReply: true}, {Cmd: []string{"INCR", "n"}, NoReply: true},
+			cmd("INCR", "n"), cmd("CLIENT", "REPLY", "BAD"),
+		}},
+		scenario{Name: "pipelined", Steps: []step{
+			{Batch: [][]string{{"CLIENT", "REPLY", "OFF"}, {"INCR", "n"}, {"SUBSCRIBE", "x"}, {"UNSUBSCRIBE", "x"}, {"CLIENT", "REPLY", "ON"}, {"GET", "n"}}, Read: 2},
+		}},
+	)
+}

@@ -74,3 +74,27 @@ func TestScriptingDispatch(t *testing.T) {
 		t.Errorf("handler called %d times, want 4", n)
 	}
 }
+
+// TestScriptingDispatchReplyOff checks that CLIENT REPLY OFF and SKIP also
+// silence replies that the Handler produces.
+func TestScriptingDispatchReplyOff(t *testing.T) {
+	h := harness.Start(t)
+	h.Proxy.SetHandler(&echoHandler{})
+	c := h.DialProxy(t)
+	for _, cmd := range [][]string{
+		{"CLIENT", "REPLY", "OFF"}, {"EVAL", "return 1", "0"}, {"CLIENT", "REPLY", "ON"},
+		{"CLIENT", "REPLY", "SKIP"}, {"EVAL", "return 2", "0"}, {"EVAL", "return 3", "0"},
+	} {
+		_ = c.Send(cmd...)
+	}
+	_ = c.Flush()
+	for i, want := range []string{"+OK\r\n", "+handled db=0 EVAL return 3 0\r\n"} {
+		got, err := c.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("reply %d = %q, want %q", i, got, want)
+		}
+	}
+}
