@@ -1,3 +1,5 @@
+//go:build !corpus_nolua
+
 package corpus
 
 import (
