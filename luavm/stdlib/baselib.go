@@ -10,7 +10,9 @@ import (
 // openBase replaces the base functions whose go-lua versions differ from
 // lbaselib.c (5.2 semantics, messages or number formatting) and adds the
 // 5.1 names go-lua lacks. print, dofile and loadfile stay as go-lua has
-// them: Redis removes them, and luavm's sandbox decides.
+// them: Redis removes them, and luavm's sandbox decides. getfenv, setfenv
+// and newproxy are not installed: Redis 7.0.15 scripts do not have them
+// (and 5.2's VM could not honour setfenv).
 func (e *Env) openBase(l *lua.State) {
 	l.PushGlobalTable()
 	setFuncs(l, map[string]lua.Function{
@@ -18,19 +20,16 @@ func (e *Env) openBase(l *lua.State) {
 		"collectgarbage": e.baseCollectGarbage,
 		"error":          baseError,
 		"gcinfo":         e.baseGCInfo,
-		"getfenv":        baseGetfenv,
 		"getmetatable":   baseGetmetatable,
 		"ipairs":         baseIpairs,
-		"load":           baseLoad,
+		"load":           e.baseLoad,
 		"loadstring":     baseLoadstring,
-		"newproxy":       e.baseNewproxy,
 		"next":           baseNext,
 		"pairs":          basePairs,
 		"rawequal":       baseRawequal,
 		"rawget":         baseRawget,
 		"rawset":         baseRawset,
 		"select":         baseSelect,
-		"setfenv":        baseSetfenv,
 		"setmetatable":   baseSetmetatable,
 		"tonumber":       baseTonumber,
 		"tostring":       baseTostring,
@@ -56,13 +55,27 @@ func baseAssert(l *lua.State) int {
 func baseError(l *lua.State) int {
 	level := optInt(l, 2, 1)
 	l.SetTop(1)
-	if _, ok := toLString(l, 1); ok && level > 0 {
-		lua.Where(l, int(level))
-		l.PushValue(1)
-		l.Concat(2)
+	if _, ok := toLString(l, 1); ok {
+		if level > 0 {
+			lua.Where(l, int(level))
+			l.PushValue(1)
+			l.Concat(2)
+		}
+		l.Error()
 	}
-	l.Error()
+	throwValue(l)
 	return 0
+}
+
+// throwValue raises the value on top of the stack as the error object.
+// go-lua's Error can raise only strings (it runs CheckString on the
+// value, so error({...}) and error(nil) would become "bad argument"
+// messages); a RuntimeError panic with the value on top is what go-lua's
+// protected calls catch, and they take the top of the stack as the error
+// object. The message handler of an enclosing ProtectedCall is not run
+// for such values.
+func throwValue(l *lua.State) {
+	panic(lua.RuntimeError("non-string error object"))
 }
 
 func baseGetmetatable(l *lua.State) int {
@@ -347,8 +360,10 @@ func baseXpcall(l *lua.State) int {
 // load runs source text through go-lua's parser, in text mode only.
 func loadChunk(l *lua.State, chunk, name string) int {
 	if err := l.Load(strings.NewReader(chunk), name, "t"); err != nil {
+		msg, _ := l.ToString(-1)
+		l.Pop(1)
 		l.PushNil()
-		l.Insert(-2)
+		l.PushString(luautil.SyntaxMessage(msg))
 		return 2
 	}
 	return 1
@@ -362,14 +377,20 @@ func baseLoadstring(l *lua.State) int {
 
 // baseLoad is 5.1's load(func [, chunkname]): the reader function is called
 // until it returns nil or an empty string.
-func baseLoad(l *lua.State) int {
+func (e *Env) baseLoad(l *lua.State) int {
 	name := optString(l, 2, "=(load)")
 	checkType(l, 1, lua.TypeFunction)
 	l.SetTop(3)
 	var b strings.Builder
 	for {
+		e.lim.Tick(l)
 		l.PushValue(1)
-		l.Call(0, 1)
+		if err := l.ProtectedCall(0, 1, 0); err != nil {
+			// lua_load returns reader errors as nil plus message.
+			l.PushNil()
+			l.Insert(-2)
+			return 2
+		}
 		if l.IsNil(-1) {
 			l.Pop(1)
 			break
@@ -382,55 +403,10 @@ func baseLoad(l *lua.State) int {
 		if s == "" {
 			break
 		}
+		e.lim.Charge(l, len(s))
 		b.WriteString(s)
 	}
 	return loadChunk(l, b.String(), name)
-}
-
-// getFunc resolves getfenv/setfenv's first argument: a function, or a
-// stack level (1 = the caller).
-func getFunc(l *lua.State, opt bool) {
-	if l.IsFunction(1) {
-		l.PushValue(1)
-		return
-	}
-	var level int32
-	if opt {
-		level = optInt(l, 1, 1)
-	} else {
-		level = checkInt(l, 1)
-	}
-	argCheck(l, level >= 0, 1, "level must be non-negative")
-	f, ok := lua.Stack(l, int(level))
-	if !ok {
-		argError(l, 1, "invalid level")
-	}
-	lua.Info(l, "f", f)
-}
-
-// baseGetfenv: go-lua (5.2) has no per-function environments; every
-// function luavm runs sees the globals table, so that is what it returns.
-func baseGetfenv(l *lua.State) int {
-	getFunc(l, true)
-	l.PushGlobalTable()
-	return 1
-}
-
-// baseSetfenv accepts only what 5.2 can honour: setting the globals table
-// itself. Anything else fails as 5.1 does for objects it cannot change.
-func baseSetfenv(l *lua.State) int {
-	checkType(l, 2, lua.TypeTable)
-	getFunc(l, false)
-	l.PushGlobalTable()
-	same := l.RawEqual(2, -1)
-	l.Pop(1)
-	if n, ok := l.ToNumber(1); ok && l.TypeOf(1) == lua.TypeNumber && n == 0 && same {
-		return 0
-	}
-	if !same || l.IsGoFunction(-1) {
-		errorf(l, "'setfenv' cannot change environment of given object")
-	}
-	return 1
 }
 
 // memoryKB is a plausible heap size in KB for gcinfo/collectgarbage:
@@ -471,29 +447,5 @@ func (e *Env) baseCollectGarbage(l *lua.State) int {
 	default:
 		l.PushInteger(0)
 	}
-	return 1
-}
-
-// baseNewproxy is 5.1's undocumented newproxy: a zero-size userdata,
-// optionally with a fresh metatable or one shared with another proxy.
-func (e *Env) baseNewproxy(l *lua.State) int {
-	l.SetTop(1)
-	l.PushUserData(nil)
-	if !l.ToBoolean(1) {
-		return 1
-	}
-	if l.IsBoolean(1) {
-		l.NewTable()
-		e.proxyMetas[l.ToValue(-1)] = true
-	} else {
-		valid := false
-		if l.MetaTable(1) {
-			valid = e.proxyMetas[l.ToValue(-1)]
-			l.Pop(1)
-		}
-		argCheck(l, valid, 1, "boolean or proxy expected")
-		l.MetaTable(1)
-	}
-	l.SetMetaTable(2)
 	return 1
 }

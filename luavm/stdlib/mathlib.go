@@ -15,13 +15,15 @@ func (e *Env) openMath(l *lua.State) {
 	l.NewTable()
 	fn1 := func(f func(float64) float64) lua.Function {
 		return func(l *lua.State) int {
-			l.PushNumber(f(checkNumber(l, 1)))
+			x := checkNumber(l, 1)
+			l.PushNumber(cNaN(f(x), x, 0))
 			return 1
 		}
 	}
 	fn2 := func(f func(float64, float64) float64) lua.Function {
 		return func(l *lua.State) int {
-			l.PushNumber(f(checkNumber(l, 1), checkNumber(l, 2)))
+			x, y := checkNumber(l, 1), checkNumber(l, 2)
+			l.PushNumber(cNaN(f(x, y), x, y))
 			return 1
 		}
 	}
@@ -103,6 +105,22 @@ func (e *Env) openMath(l *lua.State) {
 	l.PushNumber(math.Inf(1))
 	l.SetField(-2, "huge")
 	setLib(l, "math")
+}
+
+// cNaN gives a NaN result the sign glibc on x86-64 gives it: a NaN
+// argument comes back as it was, and an invalid operation yields the
+// processor's default NaN, which has the sign bit set ("-nan"). Go's math
+// package returns a positive NaN in both cases.
+func cNaN(res, x, y float64) float64 {
+	switch {
+	case !math.IsNaN(res):
+		return res
+	case math.IsNaN(x):
+		return x
+	case math.IsNaN(y):
+		return y
+	}
+	return math.Copysign(math.NaN(), -1)
 }
 
 // mathRandom is redis_math_random: Lua 5.1's math.random over

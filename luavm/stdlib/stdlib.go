@@ -17,11 +17,10 @@ import (
 // Env is the per-state data the libraries keep: the limits they charge and
 // the pseudo-random generator behind math.random.
 type Env struct {
-	lim        *luautil.Limits
-	rand       *Rand
-	gcPause    int32
-	gcStepMul  int32
-	proxyMetas map[any]bool
+	lim       *luautil.Limits
+	rand      *Rand
+	gcPause   int32
+	gcStepMul int32
 }
 
 // Open installs Lua 5.1's base, string, table and math functions into l's
@@ -33,7 +32,7 @@ func Open(l *lua.State, lim *luautil.Limits) *Env {
 	if lim == nil {
 		lim = &luautil.Limits{}
 	}
-	e := &Env{lim: lim, rand: NewRand(), gcPause: 200, gcStepMul: 200, proxyMetas: map[any]bool{}}
+	e := &Env{lim: lim, rand: NewRand(), gcPause: 200, gcStepMul: 200}
 	for _, lib := range []lua.RegistryFunction{
 		{Name: "_G", Function: lua.BaseOpen},
 		{Name: "string", Function: lua.StringOpen},
@@ -53,10 +52,9 @@ func Open(l *lua.State, lim *luautil.Limits) *Env {
 // Reset restores what a new script must see. Redis 7.0 never reseeds its
 // generator between scripts (redisSrand48 runs only from math.randomseed),
 // so the sequence carries on from script to script, and Reset leaves it;
-// the collector settings and newproxy bookkeeping start afresh.
+// the collector settings start afresh.
 func (e *Env) Reset() {
 	e.gcPause, e.gcStepMul = 200, 200
-	clear(e.proxyMetas)
 }
 
 // SetRand makes math.random on this state draw from r, so that several

@@ -206,7 +206,34 @@ func (s *sorter) less(a, b int) bool {
 		l.Pop(1)
 		return res
 	}
-	return l.Compare(a, b, lua.OpLT)
+	return lessThan(l, a, b)
+}
+
+// lessThan is lua_lessthan with Lua 5.1's error texts (go-lua quotes the
+// type names). Like 5.1 from a C function, the message has no position.
+func lessThan(l *lua.State, a, b int) bool {
+	ta, tb := l.TypeOf(a), l.TypeOf(b)
+	switch {
+	case ta == lua.TypeNumber && tb == lua.TypeNumber:
+		x, _ := l.ToNumber(a)
+		y, _ := l.ToNumber(b)
+		return x < y
+	case ta == lua.TypeString && tb == lua.TypeString:
+		x, _ := l.ToString(a)
+		y, _ := l.ToString(b)
+		return x < y
+	}
+	if ta == tb && lua.MetaField(l, a, "__lt") {
+		l.Pop(1)
+		return l.Compare(a, b, lua.OpLT)
+	}
+	if ta == tb {
+		l.PushString("attempt to compare two " + ta.String() + " values")
+	} else {
+		l.PushString("attempt to compare " + ta.String() + " with " + tb.String())
+	}
+	l.Error()
+	return false
 }
 
 func (s *sorter) sort(lo, up int) {

@@ -3,6 +3,7 @@ package luautil
 import (
 	"math"
 	"strconv"
+	"strings"
 )
 
 // ParseNumber converts s as Lua 5.1's luaO_str2d does with glibc's strtod:
@@ -176,3 +177,21 @@ func hasFold(s, prefix string) bool {
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isXDigit(c byte) bool { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') }
 func isAlnum(c byte) bool  { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+
+// SyntaxMessage rewrites the "near <token>" tail of a go-lua syntax error
+// in Lua 5.1's form, which always quotes the token ("near '<eof>'") and
+// shows numbers as %.14g rather than go-lua's %f.
+func SyntaxMessage(msg string) string {
+	i := strings.LastIndex(msg, " near ")
+	if i < 0 {
+		return msg
+	}
+	tok := msg[i+len(" near "):]
+	if len(tok) >= 2 && tok[0] == '\'' && tok[len(tok)-1] == '\'' {
+		return msg
+	}
+	if f, err := strconv.ParseFloat(tok, 64); err == nil && strings.Contains(tok, ".") {
+		tok = FormatNumber(f)
+	}
+	return msg[:i] + " near '" + tok + "'"
+}
