@@ -72,7 +72,7 @@ func scanReply(w io.Writer, r *bufio.Reader) error {
 			continue
 		}
 		n, ok := parseReplyLen(line)
-		if !ok {
+		if !ok || !isLengthType(typ) {
 			return fmt.Errorf("%w: bad header %q", errBadReply, truncate(line))
 		}
 		if _, err := w.Write(line); err != nil {
@@ -117,6 +117,14 @@ func scanReply(w io.Writer, r *bufio.Reader) error {
 		}
 	}
 	return nil
+}
+
+func isLengthType(c byte) bool {
+	switch c {
+	case '$', '!', '=', '*', '~', '>', '%', '|':
+		return true
+	}
+	return false
 }
 
 func isSimpleType(c byte) bool {
