@@ -85,8 +85,7 @@ func (st *state) basePcall(l *lua.State) int {
 	}
 	l.PushBoolean(true)
 	l.Insert(1)
-	if err := l.ProtectedCall(argc-1, lua.MultipleReturns, 0); err != nil {
-		st.afterCatch(l)
+	if err := st.protectedCall(l, argc-1, nil); err != nil {
 		if l.IsTable(-1) {
 			l.PushString("err")
 			l.RawGet(-2)
@@ -103,71 +102,55 @@ func (st *state) basePcall(l *lua.State) int {
 	return l.Top()
 }
 
-// afterCatch runs when a protected call inside a script caught an error:
-// the error on top is unboxed and rewritten, and an interrupt is raised
-// again at once (a script must not survive its kill by catching it).
-func (st *state) afterCatch(l *lua.State) {
-	if msg, ok := st.lim.Interrupted(); ok {
-		st.raiseInterrupt(l, msg)
-	}
-	st.unbox(l, -1)
-	if l.TypeOf(-1) == lua.TypeString {
-		s, _ := l.ToString(-1)
-		if r := rewriteMessage(s); r != s {
-			l.Pop(1)
-			l.PushString(r)
+// protectedCall calls the function below the argCount arguments on top in
+// protected mode, with the run's message handler (always at stack slot 1;
+// go-lua's ProtectedCall reads the handler index as an absolute stack slot)
+// and handler as the script's own handler (nil for pcall). On error the
+// unboxed error value is left on top; an interrupt is raised again at once,
+// since a script must not survive its kill by catching it.
+func (st *state) protectedCall(l *lua.State, argCount int, handler any) error {
+	n := len(st.handlers)
+	st.handlers = append(st.handlers, handler)
+	err := l.ProtectedCall(argCount, lua.MultipleReturns, 1)
+	st.handlers = st.handlers[:n]
+	if err != nil {
+		if msg, ok := st.lim.Interrupted(); ok {
+			st.raiseInterrupt(l, msg)
 		}
+		st.unbox(l, -1)
 	}
+	return err
 }
 
 // baseXpcall is Lua 5.1's xpcall(f, handler): the handler sees the raw
 // error value.
 func (st *state) baseXpcall(l *lua.State) int {
-	lua.CheckAny(l, 2)
+	checkAny(l, "xpcall", 2)
 	l.SetTop(2)
-	l.PushGoClosure(st.xpcallHandler, 1) // stack: f, wrapped handler
-	l.Insert(1)                          // stack: handler, f
-	err := l.ProtectedCall(0, lua.MultipleReturns, 1)
-	if err != nil {
-		st.afterCatch(l)
+	h := l.ToValue(2)
+	if h == nil {
+		h = nilHandler{}
 	}
+	l.Pop(1)
+	err := st.protectedCall(l, 0, h)
 	l.PushBoolean(err == nil)
-	l.Replace(1)
+	l.Insert(1)
 	return l.Top()
 }
 
-func (st *state) xpcallHandler(l *lua.State) int {
-	l.SetTop(1)
-	st.unbox(l, 1)
-	if s, ok := l.ToString(1); ok && l.TypeOf(1) == lua.TypeString {
-		if r := rewriteMessage(s); r != s {
-			l.Pop(1)
-			l.PushString(r)
-		}
-	}
-	l.PushValue(lua.UpValueIndex(1))
-	l.Insert(1)
-	l.Call(1, 1)
-	if l.TypeOf(-1) != lua.TypeString {
-		// go-lua wants a string back; box anything else.
-		st.boxSeq++
-		key := boxPrefix + itoa(st.boxSeq)
-		l.PushLightUserData(st.boxes)
-		l.PushString(key)
-		l.PushValue(-3)
-		l.RawSet(-3)
-		l.Pop(2)
-		l.PushString(key)
-	}
-	return 1
-}
+// nilHandler stands for xpcall's handler when it is nil.
+type nilHandler struct{}
 
 // baseErrHandler is the __redis__err__handler global: Redis's error handler
 // as a function scripts can call.
 func (st *state) baseErrHandler(l *lua.State) int {
 	l.SetTop(1)
 	st.unbox(l, 1)
-	src, line, ok := errorPlace(l)
+	level := 1
+	if st.inUserHandler {
+		level = 2 // called by messageHandler for xpcall
+	}
+	src, line, ok := errorPlace(l, level)
 	if !l.IsTable(1) {
 		msg := "ERR " + tostring51(l, 1)
 		l.CreateTable(0, 3)
@@ -178,14 +161,14 @@ func (st *state) baseErrHandler(l *lua.State) int {
 	if ok && !st.readonly[l.ToValue(1)] {
 		l.PushString(src)
 		l.SetField(1, "source")
-		l.PushString(line)
+		l.PushInteger(line)
 		l.SetField(1, "line")
 	}
 	return 1
 }
 
 func (st *state) baseGetmetatable(l *lua.State) int {
-	lua.CheckAny(l, 1)
+	checkAny(l, "getmetatable", 1)
 	if vis, ok := st.proxies[l.ToValue(1)]; ok {
 		if vis == nil {
 			l.PushNil()
@@ -208,8 +191,10 @@ func (st *state) baseGetmetatable(l *lua.State) int {
 
 func (st *state) baseSetmetatable(l *lua.State) int {
 	t := l.TypeOf(2)
-	lua.CheckType(l, 1, lua.TypeTable)
-	lua.ArgumentCheck(l, t == lua.TypeNil || t == lua.TypeTable, 2, "nil or table expected")
+	checkType(l, "setmetatable", 1, lua.TypeTable)
+	if t != lua.TypeNil && t != lua.TypeTable {
+		argError(l, "setmetatable", 2, "nil or table expected")
+	}
 	if _, isProxy := st.proxies[l.ToValue(1)]; !isProxy && lua.MetaField(l, 1, "__metatable") {
 		lua.Errorf(l, "cannot change a protected metatable")
 	}
@@ -223,8 +208,8 @@ func (st *state) baseSetmetatable(l *lua.State) int {
 }
 
 func (st *state) baseRawget(l *lua.State) int {
-	lua.CheckType(l, 1, lua.TypeTable)
-	lua.CheckAny(l, 2)
+	checkType(l, "rawget", 1, lua.TypeTable)
+	checkAny(l, "rawget", 2)
 	l.SetTop(2)
 	st.unproxy(l, 1)
 	l.RawGet(1)
@@ -232,9 +217,9 @@ func (st *state) baseRawget(l *lua.State) int {
 }
 
 func (st *state) baseRawset(l *lua.State) int {
-	lua.CheckType(l, 1, lua.TypeTable)
-	lua.CheckAny(l, 2)
-	lua.CheckAny(l, 3)
+	checkType(l, "rawset", 1, lua.TypeTable)
+	checkAny(l, "rawset", 2)
+	checkAny(l, "rawset", 3)
 	if st.readonly[l.ToValue(1)] {
 		l.PushString(readonlyError)
 		l.Error()
@@ -245,7 +230,7 @@ func (st *state) baseRawset(l *lua.State) int {
 }
 
 func (st *state) baseNext(l *lua.State) int {
-	lua.CheckType(l, 1, lua.TypeTable)
+	checkType(l, "next", 1, lua.TypeTable)
 	l.SetTop(2)
 	st.unproxy(l, 1)
 	if l.Next(1) {
@@ -257,7 +242,7 @@ func (st *state) baseNext(l *lua.State) int {
 
 // basePairs is Lua 5.1's pairs: next, t, nil (no __pairs).
 func basePairs(l *lua.State) int {
-	lua.CheckType(l, 1, lua.TypeTable)
+	checkType(l, "pairs", 1, lua.TypeTable)
 	l.PushValue(lua.UpValueIndex(1))
 	l.PushValue(1)
 	l.PushNil()
@@ -266,8 +251,17 @@ func basePairs(l *lua.State) int {
 
 // baseLoadstring is Lua 5.1's loadstring(s [, chunkname]), text only.
 func baseLoadstring(l *lua.State) int {
-	s := lua.CheckString(l, 1)
-	name := lua.OptString(l, 2, s)
+	if !l.IsString(1) {
+		checkType(l, "loadstring", 1, lua.TypeString)
+	}
+	s := luaString(l, 1)
+	name := s
+	if !l.IsNoneOrNil(2) {
+		if !l.IsString(2) {
+			checkType(l, "loadstring", 2, lua.TypeString)
+		}
+		name = luaString(l, 2)
+	}
 	if err := l.Load(strings.NewReader(s), name, "t"); err != nil {
 		return loadFailed(l)
 	}
@@ -276,8 +270,14 @@ func baseLoadstring(l *lua.State) int {
 
 // baseLoad is Lua 5.1's load(func [, chunkname]), text only.
 func baseLoad(l *lua.State) int {
-	lua.CheckType(l, 1, lua.TypeFunction)
-	name := lua.OptString(l, 2, "=(load)")
+	checkType(l, "load", 1, lua.TypeFunction)
+	name := "=(load)"
+	if !l.IsNoneOrNil(2) {
+		if !l.IsString(2) {
+			checkType(l, "load", 2, lua.TypeString)
+		}
+		name = luaString(l, 2)
+	}
 	l.SetTop(1)
 	r := &pieceReader{l: l}
 	if err := l.Load(r, name, "t"); err != nil {
@@ -333,8 +333,13 @@ func (r *pieceReader) Read(p []byte) (int, error) {
 // baseCollectgarbage accepts Lua 5.1's options without touching the Go
 // runtime: a script must not be able to force process-wide collections.
 func (st *state) baseCollectgarbage(l *lua.State) int {
-	opt := lua.OptString(l, 1, "collect")
-	lua.OptInteger(l, 2, 0)
+	opt := "collect"
+	if !l.IsNoneOrNil(1) {
+		if !l.IsString(1) {
+			checkType(l, "collectgarbage", 1, lua.TypeString)
+		}
+		opt = luaString(l, 1)
+	}
 	switch opt {
 	case "stop", "restart", "collect":
 		l.PushInteger(0)
@@ -345,7 +350,7 @@ func (st *state) baseCollectgarbage(l *lua.State) int {
 	case "setpause", "setstepmul":
 		l.PushInteger(200)
 	default:
-		lua.ArgumentError(l, 1, "invalid option '"+opt+"'")
+		argError(l, "collectgarbage", 1, "invalid option '"+opt+"'")
 	}
 	return 1
 }

@@ -20,16 +20,7 @@ const boxPrefix = "\x00luavm-error-value\x00"
 
 // raise raises the value on top of the stack as a Lua error.
 func (st *state) raise(l *lua.State) {
-	if l.TypeOf(-1) != lua.TypeString {
-		st.boxSeq++
-		key := boxPrefix + strconv.Itoa(st.boxSeq)
-		l.PushLightUserData(st.boxes)
-		l.PushString(key)
-		l.PushValue(-3)
-		l.RawSet(-3)
-		l.Pop(2)
-		l.PushString(key)
-	}
+	st.raiseValue(l)
 	l.Error()
 }
 
@@ -67,9 +58,32 @@ type errorInfo struct {
 func (st *state) messageHandler(l *lua.State) int {
 	l.SetTop(1)
 	st.unbox(l, 1)
+	if l.TypeOf(1) == lua.TypeString {
+		s, _ := l.ToString(1)
+		if r := rewriteMessage(s); r != s {
+			l.PushString(r)
+			l.Replace(1)
+		}
+	}
+	if n := len(st.handlers); n > 0 {
+		// A pcall or xpcall inside the script.
+		if h := st.handlers[n-1]; h != nil {
+			if _, isNil := h.(nilHandler); isNil {
+				l.PushNil()
+			} else {
+				l.PushLightUserData(h)
+			}
+			l.Insert(1)
+			st.inUserHandler = true
+			l.Call(1, 1)
+			st.inUserHandler = false
+		}
+		st.raiseValue(l)
+		return 1
+	}
 	info := errorInfo{set: true}
-	if src, line, ok := errorPlace(l); ok {
-		info.source, info.line, info.hasPlace = src, line, true
+	if src, line, ok := errorPlace(l, 1); ok {
+		info.source, info.line, info.hasPlace = src, strconv.Itoa(line), true
 	}
 	switch l.TypeOf(1) {
 	case lua.TypeTable:
@@ -95,7 +109,7 @@ func (st *state) messageHandler(l *lua.State) int {
 		}
 	case lua.TypeString:
 		s, _ := l.ToString(1)
-		info.msg = "ERR " + cString(rewriteMessage(s))
+		info.msg = "ERR " + cString(s)
 	default:
 		info.msg = "ERR " + cString(tostring51(l, 1))
 	}
@@ -105,20 +119,68 @@ func (st *state) messageHandler(l *lua.State) int {
 }
 
 // errorPlace finds where an error was raised as Redis's handler does: the
-// function that raised it, or its caller when that function is not Lua.
-func errorPlace(l *lua.State) (source, line string, ok bool) {
-	f, ok := lua.Stack(l, 1)
+// function at level (the one that raised the error), or its caller when
+// that function is not Lua.
+func errorPlace(l *lua.State, level int) (source string, line int, ok bool) {
+	f, ok := lua.Stack(l, level)
 	if !ok {
-		return "", "", false
+		return "", 0, false
 	}
 	ar, _ := lua.Info(l, "Sl", f)
 	if ar.What == "Go" {
-		if f, ok = lua.Stack(l, 2); !ok {
-			return "", "", false
+		if f, ok = lua.Stack(l, level+1); !ok {
+			return "", 0, false
 		}
 		ar, _ = lua.Info(l, "Sl", f)
 	}
-	return ar.Source, strconv.Itoa(ar.CurrentLine), true
+	return ar.Source, ar.CurrentLine, true
+}
+
+// argError is Lua 5.1's luaL_argerror for luavm's own functions: go-lua
+// cannot name the called function ("bad argument #1 to '?'"), so each
+// function passes its name; like 5.1, a function called from Go is '?'.
+func argError(l *lua.State, name string, arg int, extra string) {
+	if caller, ok := lua.Stack(l, 1); ok {
+		if d, _ := lua.Info(l, "S", caller); d.What == "Go" {
+			name = "?"
+		}
+	}
+	lua.Errorf(l, "bad argument #%d to '%s' (%s)", arg, name, extra)
+}
+
+func checkAny(l *lua.State, name string, arg int) {
+	if l.TypeOf(arg) == lua.TypeNone {
+		argError(l, name, arg, "value expected")
+	}
+}
+
+func checkType(l *lua.State, name string, arg int, t lua.Type) {
+	if l.TypeOf(arg) != t {
+		argError(l, name, arg, t.String()+" expected, got "+typeName(l, arg))
+	}
+}
+
+func typeName(l *lua.State, arg int) string {
+	if l.TypeOf(arg) == lua.TypeNone {
+		return "no value"
+	}
+	return l.TypeOf(arg).String()
+}
+
+// raiseValue boxes the value on top if it is not a string, so that go-lua
+// passes it on unchanged.
+func (st *state) raiseValue(l *lua.State) {
+	if l.TypeOf(-1) == lua.TypeString {
+		return
+	}
+	st.boxSeq++
+	key := boxPrefix + strconv.Itoa(st.boxSeq)
+	l.PushLightUserData(st.boxes)
+	l.PushString(key)
+	l.PushValue(-3)
+	l.RawSet(-3)
+	l.Pop(2)
+	l.PushString(key)
 }
 
 // luaString returns the string or number at idx as Lua 5.1's tostring
@@ -222,15 +284,33 @@ func rewriteMessage(s string) string {
 // rewriteSyntaxError gives a go-lua syntax error Lua 5.1's form, which
 // always quotes the token after "near".
 func rewriteSyntaxError(s string) string {
-	i := strings.LastIndex(s, " near ")
-	if i < 0 {
-		return s
+	if i := strings.LastIndex(s, " near "); i >= 0 {
+		tok := s[i+len(" near "):]
+		if !(len(tok) >= 2 && tok[0] == '\'' && tok[len(tok)-1] == '\'') {
+			// go-lua prints number tokens with %f; Lua 5.1 prints the
+			// token's text, which %.14g gives back in the usual cases.
+			if f, err := strconv.ParseFloat(tok, 64); err == nil && strings.Contains(tok, ".") {
+				tok = luautil.FormatNumber(f)
+			}
+			s = s[:i] + " near '" + tok + "'"
+		}
 	}
-	tok := s[i+len(" near "):]
-	if len(tok) >= 2 && tok[0] == '\'' && tok[len(tok)-1] == '\'' {
-		return s
+	// "X expected": Lua 5.1 quotes X; go-lua leaves <eof> and single
+	// characters bare and prints an empty name for <name>.
+	if i := strings.Index(s, " expected"); i >= 0 {
+		j := strings.LastIndex(s[:i], ": ")
+		if j >= 0 {
+			what := s[j+2 : i]
+			switch {
+			case what == "":
+				what = "'<name>'"
+			case what[0] != '\'':
+				what = "'" + what + "'"
+			}
+			s = s[:j+2] + what + s[i:]
+		}
 	}
-	return s[:i] + " near '" + tok + "'"
+	return s
 }
 
 // pushErrorTable pushes Redis's error table for msg, as luaPushError does:

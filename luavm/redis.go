@@ -112,7 +112,7 @@ func (st *state) buildArgv(l *lua.State) (argv [][]byte, errMsg string) {
 
 // appendNumberArg formats a number argument as Redis does ("%.17g").
 func appendNumberArg(dst []byte, f float64) []byte {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 && !(f == 0 && math.Signbit(f)) {
 		return strconv.AppendInt(dst, int64(f), 10)
 	}
 	return luautil.AppendG(dst, f, 17)

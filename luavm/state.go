@@ -55,6 +55,11 @@ type state struct {
 
 	hookFn lua.Hook
 
+	// handlers holds, innermost last, the handler of each pcall (nil) and
+	// xpcall running in the script.
+	handlers      []any
+	inUserHandler bool
+
 	// Per-run data.
 	running  atomic.Bool
 	deadline atomic.Int64 // UnixNano, 0 for none
@@ -136,8 +141,8 @@ func (st *state) sandbox(l *lua.State) {
 	var drop []string
 	l.PushNil()
 	for l.Next(g) {
-		if k, ok := l.ToString(-2); !ok || !allowedGlobals[k] || l.TypeOf(-2) != lua.TypeString {
-			if ok {
+		if l.TypeOf(-2) == lua.TypeString {
+			if k, _ := l.ToString(-2); !allowedGlobals[k] {
 				drop = append(drop, k)
 			}
 		}
@@ -162,8 +167,12 @@ func (st *state) sandbox(l *lua.State) {
 	var libs []string
 	l.PushNil()
 	for l.Next(g) {
-		if l.IsTable(-1) {
-			k, _ := l.ToString(-2)
+		if l.TypeOf(-2) != lua.TypeString {
+			l.Pop(1)
+			continue
+		}
+		k, _ := l.ToString(-2)
+		if l.IsTable(-1) && k != "_G" {
 			libs = append(libs, k)
 		}
 		l.Pop(1)
@@ -288,6 +297,8 @@ func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (
 	st.req, st.sha, st.resp, st.repl = req, s.sha, 2, 3
 	st.ticks, st.heapBase, st.killed = 0, 0, false
 	st.errInfo = errorInfo{}
+	st.handlers = st.handlers[:0]
+	st.inUserHandler = false
 	if st.env != nil {
 		st.env.Reset()
 	}
