@@ -57,8 +57,13 @@ func (d *differ) Go(script string) string {
 }
 
 func runGo(l *lua.State, lim *luautil.Limits, script string) string {
-	l.SetTop(0)
 	lim.Reset(64 << 20)
+	return runGoKeep(l, lim, script)
+}
+
+// runGoKeep is runGo without resetting the limits.
+func runGoKeep(l *lua.State, lim *luautil.Limits, script string) string {
+	l.SetTop(0)
 	if err := l.Load(strings.NewReader(script), "@user_script", "t"); err != nil {
 		msg, _ := l.ToString(-1)
 		return "E:" + msg

@@ -17,7 +17,7 @@ const (
 	// maxMatchDepth bounds the matcher's recursion. Lua 5.1 has no such
 	// limit (a deep enough pattern overflows Redis's C stack); this one is
 	// far above what real patterns need and keeps the Go stack bounded.
-	maxMatchDepth = 20000
+	maxMatchDepth = 200000
 	// tickEvery is how many matcher steps pass between interrupt checks.
 	tickEvery = 1 << 12
 	specials  = "^$*+?.([%-"
