@@ -50,15 +50,15 @@ func (u *UpstreamConn) Do(argv [][]byte) ([]byte, error) {
 // replyState is the session state as the reply goroutine sees it; it
 // publishes changes to the Session's atomics.
 type replyState struct {
-	proto                int
-	nChan, nPat, nShard  int
-	monitor              bool
-	special              bool // replies need a look before copying
-	cur                  []pending
-	idx, done            int
-	head                 replyHead
-	counter              countingWriter
-	infoSink byteSink
+	proto               int
+	nChan, nPat, nShard int
+	monitor             bool
+	special             bool // replies need a look before copying
+	cur                 []pending
+	idx, done           int
+	head                replyHead
+	counter             countingWriter
+	infoSink            byteSink
 }
 
 func (st *replyState) update(s *Session) {
