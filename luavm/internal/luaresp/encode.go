@@ -72,7 +72,7 @@ func (e *encoder) value(used int) {
 	}
 	switch l.TypeOf(-1) {
 	case lua.TypeString:
-		s, _ := l.ToString(-1)
+		s := e.str(-1)
 		e.bulk(s)
 	case lua.TypeBoolean:
 		e.boolean(l.ToBoolean(-1))
@@ -95,6 +95,14 @@ func truncate(f float64) int64 {
 		return math.MinInt64
 	}
 	return int64(f)
+}
+
+// str reads the string at idx, which the caller has checked to be a string.
+// lua.State.ToString would store the string back into the slot, which
+// allocates; ToValue does not.
+func (e *encoder) str(idx int) string {
+	s, _ := e.l.ToValue(idx).(string)
+	return s
 }
 
 func (e *encoder) boolean(b bool) {
@@ -136,10 +144,11 @@ func (e *encoder) header(prefix byte, n int) {
 	e.buf = append(e.buf, '\r', '\n')
 }
 
-// field pushes t[name] (t on top of the stack) and returns its type.
-func (e *encoder) field(name string) lua.Type {
-	e.l.PushString(name)
-	e.l.RawGet(-2)
+// field pushes t[key] (t on top of the stack, key a string) with a raw
+// access and returns its type. key is an interface so that constant keys
+// reach go-lua without an allocation.
+func (e *encoder) field(key any) lua.Type {
+	e.l.RawGetValue(-1, key)
 	return e.l.TypeOf(-1)
 }
 
@@ -149,14 +158,14 @@ func (e *encoder) field(name string) lua.Type {
 func (e *encoder) table(used int) {
 	l := e.l
 	if e.field("err") == lua.TypeString {
-		msg, _ := l.ToString(-1)
+		msg := e.str(-1)
 		l.Pop(1)
 		e.errorReply(msg)
 		return
 	}
 	l.Pop(1)
 	if e.field("ok") == lua.TypeString {
-		s, _ := l.ToString(-1)
+		s := e.str(-1)
 		l.Pop(1)
 		e.buf = append(e.buf, '+')
 		e.buf = append(e.buf, noNewlines(cString(s))...)
@@ -172,7 +181,7 @@ func (e *encoder) table(used int) {
 	}
 	l.Pop(1)
 	if e.field("big_number") == lua.TypeString {
-		s, _ := l.ToString(-1)
+		s := e.str(-1)
 		l.Pop(1)
 		s = noNewlines(s)
 		if e.clientProto == 2 {
@@ -187,11 +196,10 @@ func (e *encoder) table(used int) {
 	l.Pop(1)
 	if e.field("verbatim_string") == lua.TypeTable {
 		if e.field("format") == lua.TypeString {
-			format, _ := l.ToString(-1)
-			l.PushString("string")
-			l.RawGet(-3)
+			format := e.str(-1)
+			l.RawGetValue(-2, "string")
 			if l.TypeOf(-1) == lua.TypeString {
-				s, _ := l.ToString(-1)
+				s := e.str(-1)
 				l.Pop(3)
 				e.verbatim(cString(format), s)
 				return
