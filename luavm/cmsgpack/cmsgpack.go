@@ -7,6 +7,12 @@
 // in Redis with specific "stack overflow (...)" errors; the encoder and
 // decoder here count the slots the C code would use and fail at the same
 // points with the same messages.
+//
+// One difference remains: a map is encoded in the order go-lua's next
+// visits the table's keys, which is not Lua 5.1's order (and not even
+// stable between runs, since go-lua keeps hash keys in a Go map). Tables
+// with several non-array keys therefore pack to the same pairs as in Redis
+// but possibly in another order.
 package cmsgpack
 
 import (
