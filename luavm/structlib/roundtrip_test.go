@@ -130,7 +130,14 @@ end
 local function case(f, ...)
   local ok, s = pcall(struct.pack, f, ...)
   add(ok, s)
-  if ok then add(pcall(struct.unpack, f, s)) add(pcall(struct.unpack, f, s .. 'tail', 1)) end
+  if ok then
+    add(pcall(struct.unpack, f, s))
+    add(pcall(struct.unpack, f, s .. 'tail', 1))
+    -- Truncated data and shifted offsets: the error paths.
+    add(pcall(struct.unpack, f, string.sub(s, 1, math.floor(#s / 2))))
+    add(pcall(struct.unpack, f, 'xy' .. s, 3))
+    add(pcall(struct.unpack, f, s, 2))
+  end
   add(pcall(struct.size, f))
 end
 `
