@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"sync"
@@ -77,7 +78,7 @@ type Session struct {
 	subs     atomic.Int32 // channels + patterns + shard channels
 	monitor  atomic.Bool
 	auth     atomic.Int32
-	quitting atomic.Bool
+	quitting atomic.Bool // QUIT sent, or the client half-closed: the upstream will close
 }
 
 type dialResult struct {
@@ -147,6 +148,9 @@ func (s *Session) run() {
 		s.attach(c)
 	}
 	err := s.readLoop()
+	if errors.Is(err, io.EOF) && s.up != nil {
+		s.finishAfterEOF()
+	}
 	s.close()
 	if s.replyDone != nil {
 		<-s.replyDone
@@ -159,6 +163,28 @@ func (s *Session) run() {
 		}(s.dialCh)
 	}
 	s.log.Debug("client closed", zap.Error(err))
+}
+
+// finishAfterEOF handles a client that closed its sending side: like
+// Redis, the upstream sees the end of input after the last request, sends
+// the replies it owes and closes, and those replies reach the client.
+func (s *Session) finishAfterEOF() {
+	s.quitting.Store(true)
+	if err := s.flushUpstream(); err != nil {
+		return
+	}
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := s.up.conn.(closeWriter)
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	t := time.NewTimer(max(s.srv.cfg.DrainTimeout, time.Second))
+	defer t.Stop()
+	select {
+	case <-s.replyDone:
+	case <-t.C:
+	}
+	_ = s.flushClient()
 }
 
 func (s *Session) setDown(err error) {
@@ -222,7 +248,10 @@ func (s *Session) readLoop() error {
 		buf, _ := s.cr.Peek(s.cr.Buffered())
 		if len(buf) > 0 {
 			req, ok, perr := s.parser.parse(buf, s.auth.Load() != authYes)
-			if perr != "" && (perr == errUnauthMbulkLen || perr == errUnauthBulkLen) && s.auth.Load() == authUnknown {
+			if (perr == errUnauthMbulkLen || perr == errUnauthBulkLen) && s.up != nil &&
+				(s.auth.Load() == authUnknown || len(s.batch) > 0 || s.q.busy()) {
+				// Judge by the state after every earlier command, as Redis
+				// does: an AUTH may be on its way.
 				if !s.learnAuth() {
 					return errUpstreamLost
 				}
@@ -567,6 +596,10 @@ func (s *Session) streamRequest() error {
 	authReq := s.auth.Load() != authYes
 	buf, _ := s.cr.Peek(s.cr.Buffered())
 	cr := strchr(buf, '\r')
+	if cr < 0 || cr > len(buf)-2 {
+		// A count line filling the buffer: far too long to be a number.
+		return s.protocolError(errInvalidMbulkLen)
+	}
 	count, _ := string2ll(buf[1:cr])
 	hdr := append([]byte(nil), buf[:cr+2]...)
 	_, _ = s.cr.Discard(cr + 2)
@@ -609,6 +642,10 @@ func (s *Session) streamRequest() error {
 				}
 				_, _ = s.cr.Discard(size)
 				break
+			}
+			if s.cr.Buffered() == s.cr.Size() {
+				// A length line filling the buffer: far too long to be a number.
+				return s.protocolError(errInvalidBulkLen)
 			}
 			if err := s.fill(); err != nil {
 				return err

@@ -307,7 +307,9 @@ func (s *Session) replyFailed(st *replyState, u *UpstreamConn, err error, midRep
 	rest := append(st.cur[st.idx:len(st.cur):len(st.cur)], s.q.close()...)
 	st.cur, st.idx = nil, 0
 	closing := s.ctx.Err() != nil
-	quit := s.quitting.Load() && len(rest) == 0 && (err == io.EOF || errors.Is(err, net.ErrClosed))
+	// After QUIT or the client's end of input the upstream closes; what
+	// it did not answer (a blocked command) gets no reply, as with Redis.
+	quit := s.quitting.Load() && (err == io.EOF || errors.Is(err, net.ErrClosed))
 	switch {
 	case closing || quit:
 		s.log.Debug("upstream connection closed", zap.Error(err))
@@ -328,7 +330,7 @@ func (s *Session) replyFailed(st *replyState, u *UpstreamConn, err error, midRep
 		switch {
 		case e.kind == kindDo:
 			u.doCh <- doResult{err: errUpstreamLost}
-		case e.kind.internal() || closing || midReply:
+		case e.kind.internal() || closing || midReply || quit:
 		default:
 			_, _ = s.cw.Write(msg)
 		}
