@@ -6,8 +6,11 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/resp"
+
+	"github.com/luaproxy/luaproxy/internal/redistest"
 )
 
 // parseBenchInputs are typical client requests: single commands and a
@@ -130,6 +133,45 @@ func TestParseAgreesWithTidwall(t *testing.T) {
 		}
 		if strings.Join(own, "\n") != strings.Join(theirs, "\n") {
 			t.Errorf("%s: parsers disagree", in.name)
+		}
+	}
+}
+
+// BenchmarkProxyPipeline measures pass-through of pipelined GETs against a
+// real redis-server; allocs/op is per command and counts the whole
+// process (client, proxy and test), so it exposes hot-path allocations.
+func BenchmarkProxyPipeline(b *testing.B) {
+	rs := redistest.Start(b)
+	p := startProxy(b, rs.Addr, nil)
+	for _, target := range []struct{ name, addr string }{{"proxy", p.Addr}, {"direct", rs.Addr}} {
+		for _, depth := range []int{1, 16, 128} {
+			b.Run(fmt.Sprintf("%s/depth%d", target.name, depth), func(b *testing.B) {
+				benchPipeline(b, target.addr, depth)
+			})
+		}
+	}
+}
+
+func benchPipeline(b *testing.B, addr string, depth int) {
+	{
+		{
+			c := rawDial(b, addr)
+			_ = c.SetDeadline(time.Time{})
+			req := bytes.Repeat([]byte("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n"), depth)
+			reply := len("$-1\r\n") * depth
+			buf := make([]byte, reply)
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					b.Fatal(err)
+				}
+				n += depth
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/cmd")
 		}
 	}
 }
