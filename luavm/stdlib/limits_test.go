@@ -106,3 +106,19 @@ func TestRandMatchesLrand48(t *testing.T) {
 		t.Errorf("seed -1: state %#x", r.x)
 	}
 }
+
+// TestAllowRandom checks the FUNCTION LOAD-time refusal.
+func TestAllowRandom(t *testing.T) {
+	l, env, lim := newState()
+	env.AllowRandom(false)
+	if got := runGo(l, lim, "return math.random()"); got != "E:user_script:1: math.random can only be called inside a script invocation" {
+		t.Errorf("random: %q", got)
+	}
+	if got := runGo(l, lim, "math.randomseed(1)"); got != "E:user_script:1: math.randomseed can only be called inside a script invocation" {
+		t.Errorf("randomseed: %q", got)
+	}
+	env.AllowRandom(true)
+	if got := runGo(l, lim, "return math.random(1)"); got != ":1" {
+		t.Errorf("random(1): %q", got)
+	}
+}

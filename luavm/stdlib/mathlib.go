@@ -126,6 +126,9 @@ func cNaN(res, x, y float64) float64 {
 // mathRandom is redis_math_random: Lua 5.1's math.random over
 // redisLrand48, with C int arithmetic for the bounds.
 func (e *Env) mathRandom(l *lua.State) int {
+	if e.noRandom {
+		errorf(l, "math.random can only be called inside a script invocation")
+	}
 	r := float64(e.rand.Next()%lrand48Max) / float64(lrand48Max)
 	switch l.Top() {
 	case 0:
@@ -146,6 +149,9 @@ func (e *Env) mathRandom(l *lua.State) int {
 }
 
 func (e *Env) mathRandomSeed(l *lua.State) int {
+	if e.noRandom {
+		errorf(l, "math.randomseed can only be called inside a script invocation")
+	}
 	e.rand.Seed(checkInt(l, 1))
 	return 0
 }

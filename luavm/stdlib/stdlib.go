@@ -21,6 +21,10 @@ type Env struct {
 	rand      *Rand
 	gcPause   int32
 	gcStepMul int32
+	// noRandom makes math.random and math.randomseed fail, as Redis's do
+	// outside a script invocation (while FUNCTION LOAD runs a library's
+	// top-level code).
+	noRandom bool
 }
 
 // Open installs Lua 5.1's base, string, table and math functions into l's
@@ -60,6 +64,11 @@ func (e *Env) Reset() {
 // SetRand makes math.random on this state draw from r, so that several
 // states can share one sequence as Redis's single Lua state does.
 func (e *Env) SetRand(r *Rand) { e.rand = r }
+
+// AllowRandom switches math.random and math.randomseed on or off. Redis
+// refuses them while a function library is being loaded ("math.random can
+// only be called inside a script invocation"); they are on by default.
+func (e *Env) AllowRandom(ok bool) { e.noRandom = !ok }
 
 // Rand returns the generator behind math.random.
 func (e *Env) Rand() *Rand { return e.rand }
