@@ -37,13 +37,17 @@ func copyReply(w io.Writer, r *bufio.Reader) error {
 // that failed before any of it was written. Callers keep one per
 // connection: a fresh one per reply would escape to the heap.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error // the first write error: the client side failed, not the upstream
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 

@@ -81,6 +81,7 @@ func (s *Session) replyLoop(u *UpstreamConn) {
 	for {
 		if r.Buffered() == 0 {
 			if err := s.flushReplies(); err != nil {
+				st.counter.err = err
 				s.replyFailed(st, u, err, true)
 				return
 			}
@@ -116,7 +117,7 @@ func (s *Session) replyLoop(u *UpstreamConn) {
 func (k cmdKind) watched() bool { return k != kindPlain && k != kindClient }
 
 func (s *Session) copyToClient(st *replyState, r *bufio.Reader) error {
-	st.counter.n = 0
+	st.counter.n, st.counter.err = 0, nil
 	s.cwMu.Lock()
 	err := copyReply(&st.counter, r)
 	s.cwMu.Unlock()
@@ -153,7 +154,7 @@ func (s *Session) handleReply(st *replyState, u *UpstreamConn, e *pending) error
 	if err := peekHead(r, h); err != nil {
 		return err
 	}
-	st.counter.n = 0
+	st.counter.n, st.counter.err = 0, nil
 	confirm := e != nil && e.kind.isSubscription() && (h.kind == '>' || h.kind == '*') &&
 		subscriptionKind(h.Name()) == e.kind
 	unsolicited := !confirm && (h.kind == '>' ||
@@ -307,10 +308,14 @@ func (s *Session) replyFailed(st *replyState, u *UpstreamConn, err error, midRep
 	rest := append(st.cur[st.idx:len(st.cur):len(st.cur)], s.q.close()...)
 	st.cur, st.idx = nil, 0
 	closing := s.ctx.Err() != nil
+	clientGone := st.counter.err != nil
 	// After QUIT or the client's end of input the upstream closes; what
 	// it did not answer (a blocked command) gets no reply, as with Redis.
 	quit := s.quitting.Load() && (err == io.EOF || errors.Is(err, net.ErrClosed))
 	switch {
+	case clientGone:
+		s.log.Debug("client write failed", zap.Error(err))
+		closing = true
 	case closing || quit:
 		s.log.Debug("upstream connection closed", zap.Error(err))
 	case errors.Is(err, errBadReply):
