@@ -200,7 +200,7 @@ func baseUnpack(l *lua.State) int {
 		return 0
 	}
 	n := int64(e) - int64(i) + 1
-	if n <= 0 || n >= 8000 || !l.CheckStack(int(n)) {
+	if n <= 0 || int64(l.Top())+n > maxCStack || !l.CheckStack(int(n)) {
 		errorf(l, "too many results to unpack")
 	}
 	for k := int64(i); k <= int64(e); k++ {

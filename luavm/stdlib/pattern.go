@@ -297,7 +297,9 @@ func (m *matcher) matchCapture(s int, c byte) int {
 	l := m.checkCapture(c)
 	n := m.capture[l].len
 	init := m.capture[l].init
-	if len(m.src)-s >= n && m.src[init:init+n] == m.src[s:s+n] {
+	// A position capture's length is negative; C compares it as a huge
+	// size_t, so it never matches.
+	if n >= 0 && len(m.src)-s >= n && m.src[init:init+n] == m.src[s:s+n] {
 		return s + n
 	}
 	return -1

@@ -123,6 +123,10 @@ func (e *Env) strRep(l *lua.State) int {
 
 const maxInt = int(^uint(0) >> 1)
 
+// maxCStack is LUAI_MAXCSTACK: how many values a C function may have on
+// its stack, which bounds string.byte's and unpack's results.
+const maxCStack = 8000
+
 func strByte(l *lua.State) int {
 	s := checkString(l, 1)
 	posi := posRelat(optInteger(l, 2, 1), len(s))
@@ -137,7 +141,7 @@ func strByte(l *lua.State) int {
 		return 0
 	}
 	n := int(pose - posi + 1)
-	if !l.CheckStack(n + lua.MinStack) {
+	if l.Top()+n > maxCStack || !l.CheckStack(n+lua.MinStack) {
 		errorf(l, "stack overflow (string slice too long)")
 	}
 	for i := 0; i < n; i++ {

@@ -17,7 +17,7 @@ func (e *Env) openTable(l *lua.State) {
 			return 1
 		},
 		"maxn":   tabMaxn,
-		"insert": tabInsert,
+		"insert": e.tabInsert,
 		"remove": tabRemove,
 		"setn": func(l *lua.State) int {
 			checkType(l, 1, lua.TypeTable)
@@ -84,20 +84,24 @@ func tabMaxn(l *lua.State) int {
 	return 1
 }
 
-func tabInsert(l *lua.State) int {
-	e := int32(auxGetn(l, 1)) + 1
+func (e *Env) tabInsert(l *lua.State) int {
+	lim := e.lim
+	n := int32(auxGetn(l, 1)) + 1
 	var pos int32
 	switch l.Top() {
 	case 2:
-		pos = e
+		pos = n
 	case 3:
 		pos = checkInt(l, 2)
-		if pos > e {
-			e = pos
+		if pos > n {
+			n = pos
 		}
-		for i := e; i > pos; i-- {
+		for i := n; i > pos; i-- {
 			l.RawGetInt(1, int(i-1))
 			l.RawSetInt(1, int(i))
+			if i&0xfff == 0 {
+				lim.Tick(l) // a far negative pos loops for long
+			}
 		}
 	default:
 		errorf(l, "wrong number of arguments to 'insert'")

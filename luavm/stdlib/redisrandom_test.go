@@ -1,0 +1,129 @@
+package stdlib
+
+import (
+	"fmt"
+	"math/rand"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Randomised differential tests: generated format specifications and
+// patterns, from a fixed seed so that failures reproduce.
+
+// luaQuote is a Lua string literal for s.
+func luaQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 32 || c >= 127:
+			b.WriteString("\\" + strconv.Itoa(int(c)))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+func TestRedisRandomFormat(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	numbers := []string{"0", "-0.0", "1", "-1", "3.7", "-3.7", "255", "1e10", "1e-5", "123456.789", "2^53", "-2^63",
+		"1e300", "0.5", "2.5", "1/0", "-1/0", "0/0", "65", "0.1", "99.995", "-123456789", "4294967296", "'12'"}
+	stringsArg := []string{"''", "'x'", "'hello world'", "'a\\0b'", "12", "1.5", "string.rep('y', 120)"}
+	var scripts []string
+	for i := 0; i < 400; i++ {
+		var spec strings.Builder
+		spec.WriteByte('%')
+		for n := rng.Intn(3); n > 0; n-- {
+			spec.WriteByte("-+ #0"[rng.Intn(5)])
+		}
+		if rng.Intn(2) == 0 {
+			spec.WriteString(strconv.Itoa(rng.Intn(26)))
+		}
+		if rng.Intn(2) == 0 {
+			spec.WriteString("." + strconv.Itoa(rng.Intn(21)))
+		}
+		conv := "dioxXucfeEgGsq"[rng.Intn(14)]
+		spec.WriteByte(conv)
+		arg := numbers[rng.Intn(len(numbers))]
+		if conv == 's' || conv == 'q' {
+			arg = stringsArg[rng.Intn(len(stringsArg))]
+		}
+		scripts = append(scripts, fmt.Sprintf("return string.format('[%s]', %s)", spec.String(), arg))
+	}
+	compare(t, newDiffer(t), scripts)
+}
+
+// randomPattern builds a short pattern from Lua's pattern items; short
+// enough that backtracking stays cheap on both sides.
+func randomPattern(rng *rand.Rand) string {
+	singles := []string{"a", "b", ".", "%a", "%d", "%s", "%p", "[ab]", "[^a]", "[a-c]", "[%d.]", "%%", "%.", "x", "%w", "%A"}
+	var b strings.Builder
+	if rng.Intn(4) == 0 {
+		b.WriteByte('^')
+	}
+	open := 0
+	for n := 1 + rng.Intn(4); n > 0; n-- {
+		switch r := rng.Intn(12); {
+		case r == 0:
+			b.WriteString("(")
+			open++
+		case r == 1 && open > 0:
+			b.WriteString(")")
+			open--
+		case r == 2:
+			b.WriteString("()")
+		case r == 3:
+			b.WriteString("%b()")
+		case r == 4:
+			b.WriteString("%f[%a]")
+		case r == 5 && open == 0 && strings.Contains(b.String(), "("):
+			b.WriteString("%1")
+		default:
+			b.WriteString(singles[rng.Intn(len(singles))])
+			b.WriteString([]string{"", "", "*", "+", "-", "?"}[rng.Intn(6)])
+		}
+	}
+	for ; open > 0 && rng.Intn(3) > 0; open-- {
+		b.WriteString(")")
+	}
+	if rng.Intn(5) == 0 {
+		b.WriteByte('$')
+	}
+	return b.String()
+}
+
+func randomSubject(rng *rand.Rand) string {
+	const chars = "aabbc( )1.2x"
+	n := rng.Intn(9)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = chars[rng.Intn(len(chars))]
+	}
+	return string(b)
+}
+
+func TestRedisRandomPatterns(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	var scripts []string
+	for i := 0; i < 400; i++ {
+		p, s := luaQuote(randomPattern(rng)), luaQuote(randomSubject(rng))
+		switch i % 4 {
+		case 0:
+			scripts = append(scripts, fmt.Sprintf("return {string.find(%s, %s)}", s, p))
+		case 1:
+			scripts = append(scripts, fmt.Sprintf("return {string.match(%s, %s, %d)}", s, p, rng.Intn(5)-1))
+		case 2:
+			scripts = append(scripts, fmt.Sprintf("return {string.gsub(%s, %s, '<%%0>')}", s, p))
+		case 3:
+			scripts = append(scripts, fmt.Sprintf("local n = {} for a, b in string.gmatch(%s, %s) do n[#n+1] = tostring(a) .. '/' .. tostring(b) end return n", s, p))
+		}
+	}
+	compare(t, newDiffer(t), scripts)
+}
