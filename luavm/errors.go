@@ -126,14 +126,32 @@ func errorPlace(l *lua.State, level int) (source string, line int, ok bool) {
 	if !ok {
 		return "", 0, false
 	}
-	ar, _ := lua.Info(l, "Sl", f)
+	ar := frameInfo(l, f)
 	if ar.What == "Go" {
 		if f, ok = lua.Stack(l, level+1); !ok {
 			return "", 0, false
 		}
-		ar, _ = lua.Info(l, "Sl", f)
+		ar = frameInfo(l, f)
 	}
 	return ar.Source, ar.CurrentLine, true
+}
+
+// frameInfo is lua.Info(l, "Sl", f), safe where go-lua's is not: in a
+// count hook at a function's first instruction (a loop jumping back to
+// pc 0, like "while true do end") go-lua indexes its line table with -1.
+// The function's first line stands in then.
+func frameInfo(l *lua.State, f lua.Frame) (ar lua.Debug) {
+	defer func() {
+		if recover() != nil {
+			ar, _ = lua.Info(l, "S", f)
+			ar.CurrentLine = ar.LineDefined
+			if ar.CurrentLine <= 0 {
+				ar.CurrentLine = 1
+			}
+		}
+	}()
+	ar, _ = lua.Info(l, "Sl", f)
+	return ar
 }
 
 // argError is Lua 5.1's luaL_argerror for luavm's own functions: go-lua

@@ -53,7 +53,8 @@ type state struct {
 	// value as is: this avoids an allocation per push on the hot path.
 	keysName, argvName, handler any
 
-	hookFn lua.Hook
+	hookFn    lua.Hook
+	hookEvery int
 
 	// handlers holds, innermost last, the handler of each pcall (nil) and
 	// xpcall running in the script.
@@ -341,7 +342,11 @@ func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (
 		return reply
 	}
 	st.setRunGlobals(req)
-	lua.SetDebugHook(l, st.hookFn, lua.MaskCount, hookInstructions)
+	every := st.hookEvery
+	if every == 0 {
+		every = hookInstructions
+	}
+	lua.SetDebugHook(l, st.hookFn, lua.MaskCount, every)
 	if err := l.ProtectedCall(0, 1, 1); err != nil {
 		return st.appendRunError(dst, err)
 	}
@@ -537,7 +542,7 @@ func (st *state) hook(l *lua.State, _ lua.Debug) {
 		st.lim.Interrupt(timeoutMessage)
 		st.raiseInterrupt(l, timeoutMessage)
 	}
-	if limit := st.vm.cfg.MemoryLimit; limit > 0 {
+	if limit := st.vm.cfg.MemoryLimit; limit > 0 && st.ticks%memoryCheckTicks == 0 {
 		metrics.Read(st.heap[:])
 		if st.heap[0].Value.Kind() == metrics.KindUint64 {
 			live := st.heap[0].Value.Uint64()

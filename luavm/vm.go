@@ -40,7 +40,9 @@ type Config struct {
 	// (strings built by the string library, table.concat, cjson, cmsgpack,
 	// struct, replies of redis.call); tables and closures a script builds
 	// itself are only caught by a coarse check of the Go heap's live bytes
-	// every 100 000 instructions, which is process-wide. Negative means none.
+	// every 8000 instructions, which is process-wide. Negative means none.
+	// Exponential growth through the VM's own operators (s = s .. s) can
+	// outrun any check between two ticks: go-lua has no allocator hook.
 	MemoryLimit int64
 	// TimeLimit is the deadline per script; 0 means none (the caller's
 	// context can still cancel a script).
@@ -59,8 +61,9 @@ type Config struct {
 const (
 	DefaultMemoryLimit  = 256 << 20
 	DefaultRedisVersion = "7.0.15"
-	hookInstructions    = 100000 // as Redis's count hook
-	maxCachedScripts    = 4096   // compiled scripts kept per state
+	hookInstructions    = 1000 // count hook period: deadline and kill checks
+	memoryCheckTicks    = 8    // heap check every 8 hook ticks
+	maxCachedScripts    = 4096 // compiled scripts kept per state
 )
 
 // Request is one script invocation.

@@ -1,0 +1,95 @@
+package luavm
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luaproxy/luaproxy/internal/redistest"
+)
+
+// TestHostileScripts runs scripts meant to hurt the process and checks that
+// each ends with an error reply and that the same state then runs a normal
+// script correctly.
+func TestHostileScripts(t *testing.T) {
+	srv := redistest.Start(t)
+	caller := newRedisCaller(t, srv)
+	vm, err := New(Config{PoolSize: 1, TimeLimit: 300 * time.Millisecond, MemoryLimit: 128 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	req := Request{Proto: 2, Caller: caller, Keys: [][]byte{[]byte("k")}}
+	cases := []struct {
+		name, script, want string
+	}{
+		{"infinite loop", "while true do end", "-ERR Script killed by luaproxy: time limit exceeded..."},
+		{"loop in pcall", "while true do pcall(function() while true do end end) end", "-ERR Script killed by luaproxy: time limit exceeded..."},
+		{"pcall returns", "local ok, e = pcall(function() while true do end end) return {ok, e}", "-ERR Script killed by luaproxy: time limit exceeded..."},
+		{"xpcall loop", "while true do xpcall(function() while true do end end, function(e) return e end) end", "-ERR Script killed by luaproxy: time limit exceeded..."},
+		{"garbage loop", "while true do local t = {} end", "-ERR Script killed by luaproxy: time limit exceeded..."},
+		{"recursion", "local function f() return 1 + f() end return f()", "-ERR user_script:1: stack overflow"},
+		{"recursion in pcall", "local function f() return 1 + f() end return {pcall(f)}", "*2\r\n$-1\r\n"},
+		{"metamethod recursion", "local t = setmetatable({}, {__index=function(t,k) return t[k] end}) return t.x", "-ERR user_script:1: C stack overflow"},
+		{"rep 2^31 wraps as in Redis", "return string.rep('x', 2^31)", "$0\r\n\r\n"},
+		{"huge rep", "return string.rep('x', 2^30)", "-"},
+		{"rep doubling", "local s = string.rep('x', 1024) while true do s = string.rep(s, 2) end", "-"},
+		{"big table", "local t = {} for i = 1, 1e9 do t[i] = i end", "-"},
+		{"concat million", "local t = {} for i = 1, 1e6 do t[i] = 'ab' end return #table.concat(t)", ":2000000\r\n"},
+		{"pattern bomb", "return string.find(string.rep('a', 40), string.rep('(.-)', 30) .. 'b')", "-"},
+		{"error nil", "error()", "-ERR nil script:"},
+		{"error table", "error({a=1})", "-ERR Script raised an error table without an 'err' field"},
+		{"error number", "error(1.5, 0)", "-ERR 1.5 script:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := string(vm.Eval(context.Background(), []byte(c.script), req))
+			if !strings.HasPrefix(got, c.want) {
+				t.Errorf("got %.200q, want prefix %q", got, c.want)
+			}
+			if !strings.HasSuffix(got, "\r\n") {
+				t.Errorf("reply %q does not end a RESP line", got)
+			}
+			after := string(vm.Eval(context.Background(), []byte("redis.call('set', KEYS[1], 'v') return redis.call('get', KEYS[1])"), req))
+			if after != "$1\r\nv\r\n" {
+				t.Errorf("state not reusable: %q", after)
+			}
+		})
+	}
+}
+
+func TestKillAndCancel(t *testing.T) {
+	srv := redistest.Start(t)
+	caller := newRedisCaller(t, srv)
+	vm, err := New(Config{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	req := Request{Proto: 2, Caller: caller}
+	script := []byte("while true do pcall(function() while true do end end) end")
+
+	done := make(chan string)
+	go func() { done <- string(vm.Eval(context.Background(), script, req)) }()
+	for vm.Kill() == 0 {
+		runtime.Gosched()
+	}
+	if got := <-done; !strings.HasPrefix(got, "-ERR Script killed by user with SCRIPT KILL... script: ") {
+		t.Errorf("kill: %q", got)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- string(vm.Eval(ctx, script, req)) }()
+	for vm.Running() == 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	if got := <-done; !strings.HasPrefix(got, "-ERR Script killed by luaproxy: request cancelled...") {
+		t.Errorf("cancel: %q", got)
+	}
+	if got := string(vm.Eval(context.Background(), []byte("return 1"), req)); got != ":1\r\n" {
+		t.Errorf("after kill: %q", got)
+	}
+}
