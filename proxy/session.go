@@ -70,6 +70,7 @@ type Session struct {
 	skipNext   bool // CLIENT REPLY SKIP
 	maybeMulti bool // a MULTI was forwarded and no EXEC/DISCARD/RESET since
 	txSelect   bool // a SELECT was forwarded inside that transaction
+	txSub      bool // a (un)subscribe was forwarded inside that transaction
 
 	// State learnt from replies (written by the reply goroutine).
 	db       atomic.Int64
@@ -474,9 +475,13 @@ func (s *Session) serveHandler(argv [][]byte) bool {
 	if s.Subscribed() && s.Proto() == 2 {
 		reply = subscribedContextError(argv)
 	} else {
-		s.up.active = true
-		reply = s.srv.handler.Serve(s.ctx, s, argv)
-		s.up.active = false
+		var ok bool
+		reply, ok = s.callHandler(argv)
+		if !ok {
+			_ = s.writeLocal(reply)
+			_ = s.flushClient()
+			return false
+		}
 		if s.q.isClosed() {
 			return false
 		}
@@ -485,6 +490,26 @@ func (s *Session) serveHandler(argv [][]byte) bool {
 		return true
 	}
 	return s.writeLocal(reply) == nil
+}
+
+// callHandler runs the Handler. A panic or an empty reply is a Handler
+// bug: the client gets an error and, since the upstream connection may be
+// in any state, the session ends (ok false).
+func (s *Session) callHandler(argv [][]byte) (reply []byte, ok bool) {
+	s.up.active = true
+	defer func() {
+		s.up.active = false
+		if p := recover(); p != nil {
+			s.log.Error("handler panicked", zap.Any("panic", p), zap.ByteString("command", argv[0]), zap.Stack("stack"))
+			reply, ok = []byte("-ERR internal error in luaproxy\r\n"), false
+		}
+	}()
+	reply = s.srv.handler.Serve(s.ctx, s, argv)
+	if len(reply) == 0 {
+		s.log.Error("handler returned no reply", zap.ByteString("command", argv[0]))
+		return []byte("-ERR internal error in luaproxy: no reply\r\n"), false
+	}
+	return reply, true
 }
 
 // subscribedContextError is Redis's refusal of a command in RESP2 pub/sub mode.
@@ -518,21 +543,31 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 		}
 	case kindSubscribe, kindPsubscribe, kindSsubscribe:
 		e.arg = len(argv) - 1
+		s.txSub = s.txSub || s.maybeMulti
 	case kindUnsubscribe, kindPunsubscribe, kindSunsubscribe:
 		e.arg = len(argv) - 1
 		if e.arg == 0 {
 			e.arg = -1
 		}
+		s.txSub = s.txSub || s.maybeMulti
 	case kindMulti:
 		s.maybeMulti = true
 	case kindExec:
-		if s.maybeMulti && s.txSelect && equalFold(argv[0], "EXEC") {
-			extra = append(extra, pending{kind: kindClientInfo})
-			extraCmds = append(extraCmds, [][]byte{[]byte("CLIENT"), []byte("INFO")})
+		if s.maybeMulti && equalFold(argv[0], "EXEC") {
+			// The transaction's SELECT takes effect at EXEC, and its
+			// confirmations arrive inside EXEC's reply: learn the database
+			// from CLIENT INFO, the subscriptions from the reply itself.
+			if s.txSelect {
+				extra = append(extra, pending{kind: kindClientInfo})
+				extraCmds = append(extraCmds, [][]byte{[]byte("CLIENT"), []byte("INFO")})
+			}
+			if s.txSub {
+				e.arg = 1
+			}
 		}
-		s.maybeMulti, s.txSelect = false, false
+		s.maybeMulti, s.txSelect, s.txSub = false, false, false
 	case kindReset:
-		s.maybeMulti, s.txSelect, s.replyOff = false, false, false
+		s.maybeMulti, s.txSelect, s.txSub, s.replyOff = false, false, false, false
 		suppressed = false
 		for _, cmd := range s.srv.handshake() {
 			extra = append(extra, pending{kind: kindSwallow})

@@ -314,3 +314,64 @@ func TestPipelineLarge(t *testing.T) {
 		t.Fatalf("last reply %q", got)
 	}
 }
+
+// TestSubscribeInTransaction: the confirmations of a SUBSCRIBE queued in
+// MULTI arrive inside EXEC's reply, and the session must still know it is
+// subscribed so that later messages are not taken for replies.
+func TestSubscribeInTransaction(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startProxy(t, rs.Addr, &stateHandler{})
+	c := p.dial(t)
+	c.MustDo(t, "MULTI")
+	c.MustDo(t, "SUBSCRIBE", "tx")
+	c.MustDo(t, "PSUBSCRIBE", "p*")
+	if got := string(c.MustDo(t, "EXEC")); got != "*2\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\ntx\r\n:1\r\n*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:2\r\n" {
+		t.Fatalf("EXEC: %q", got)
+	}
+	if got := string(c.MustDo(t, "EVAL", "state", "0")); !strings.HasPrefix(got, "-ERR Can't execute 'eval'") {
+		t.Fatalf("EVAL after subscribing in a transaction: %q", got)
+	}
+	rs.Dial(t).MustDo(t, "PUBLISH", "tx", "m1")
+	_ = c.Send("PING")
+	_ = c.Flush()
+	for _, w := range []string{"*3\r\n$7\r\nmessage\r\n$2\r\ntx\r\n$2\r\nm1\r\n", "*2\r\n$4\r\npong\r\n$0\r\n\r\n"} {
+		if got, err := c.Read(); err != nil || string(got) != w {
+			t.Fatalf("got %q, %v; want %q", got, err, w)
+		}
+	}
+	_ = c.Send("UNSUBSCRIBE")
+	_ = c.Send("PUNSUBSCRIBE")
+	_ = c.Send("EVAL", "state", "0")
+	_ = c.Flush()
+	for _, w := range []string{"*3\r\n$11\r\nunsubscribe\r\n$2\r\ntx\r\n:1\r\n", "*3\r\n$12\r\npunsubscribe\r\n$2\r\np*\r\n:0\r\n",
+		bulk("db=0 proto=2 multi=false sub=false")} {
+		if got, err := c.Read(); err != nil || string(got) != w {
+			t.Fatalf("got %q, %v; want %q", got, err, w)
+		}
+	}
+}
+
+type panicHandler struct{}
+
+func (panicHandler) Serve(_ context.Context, _ *Session, argv [][]byte) []byte {
+	if string(argv[1]) == "empty" {
+		return nil
+	}
+	panic("boom")
+}
+
+// TestHandlerBugs: a panicking Handler or one without a reply costs the
+// client its connection with an error, not the process.
+func TestHandlerBugs(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startProxy(t, rs.Addr, panicHandler{})
+	for _, script := range []string{"boom", "empty"} {
+		in := "PING\r\nEVAL " + script + " 0\r\nPING\r\n"
+		if got := exchange(t, p.Addr, in); !strings.HasPrefix(got, "+PONG\r\n-ERR internal error in luaproxy") || strings.Count(got, "\r\n") != 2 {
+			t.Errorf("%s: %q", script, got)
+		}
+	}
+	if got := string(p.dial(t).MustDo(t, "PING")); got != "+PONG\r\n" {
+		t.Fatalf("server after handler bugs: %q", got)
+	}
+}

@@ -207,6 +207,25 @@ func (s *Session) handleReply(st *replyState, u *UpstreamConn, e *pending) error
 				}
 			}
 		}
+	case kindExec:
+		if e.arg != 1 || h.kind != '*' {
+			if err := s.copyToClient(st, r); err != nil {
+				return err
+			}
+			s.applyReply(st, e, h)
+			break
+		}
+		// Keep a copy of the EXEC reply to find the confirmations in it.
+		st.infoSink = st.infoSink[:0]
+		st.counter.n, st.counter.err = 0, nil
+		s.cwMu.Lock()
+		err := copyReply(io.MultiWriter(&st.counter, &st.infoSink), r)
+		s.cwMu.Unlock()
+		if err != nil {
+			return err
+		}
+		s.applyReply(st, e, h)
+		s.scanTransaction(st, st.infoSink)
 	default:
 		if err := s.copyToClient(st, r); err != nil {
 			return err
@@ -215,6 +234,41 @@ func (s *Session) handleReply(st *replyState, u *UpstreamConn, e *pending) error
 	}
 	s.complete(st)
 	return nil
+}
+
+// scanTransaction applies the pub/sub confirmations found among the
+// elements of an EXEC reply.
+func (s *Session) scanTransaction(st *replyState, reply []byte) {
+	r := bufio.NewReader(bytes.NewReader(reply))
+	if _, err := r.ReadSlice('\n'); err != nil {
+		return
+	}
+	var h replyHead
+	for r.Buffered() > 0 {
+		if peekHead(r, &h) != nil {
+			return
+		}
+		if h.hasCount {
+			st.applyConfirmation(subscriptionKind(h.Name()), h.count)
+		}
+		if copyReply(io.Discard, r) != nil {
+			return
+		}
+	}
+	st.update(s)
+}
+
+// applyConfirmation updates the subscription counts from one confirmation;
+// Redis reports channels plus patterns, or shard channels, after the change.
+func (st *replyState) applyConfirmation(k cmdKind, count int64) {
+	switch k {
+	case kindSubscribe, kindUnsubscribe:
+		st.nChan = max(int(count)-st.nPat, 0)
+	case kindPsubscribe, kindPunsubscribe:
+		st.nPat = max(int(count)-st.nChan, 0)
+	case kindSsubscribe, kindSunsubscribe:
+		st.nShard = max(int(count), 0)
+	}
 }
 
 // applyReply updates the session after a client command's reply.
@@ -278,19 +332,13 @@ func (s *Session) confirmSubscription(st *replyState, e *pending) {
 	switch e.kind {
 	case kindSubscribe, kindUnsubscribe:
 		before = st.nChan
-		if h.hasCount {
-			st.nChan = max(int(h.count)-st.nPat, 0)
-		}
 	case kindPsubscribe, kindPunsubscribe:
 		before = st.nPat
-		if h.hasCount {
-			st.nPat = max(int(h.count)-st.nChan, 0)
-		}
 	default:
 		before = st.nShard
-		if h.hasCount {
-			st.nShard = max(int(h.count), 0)
-		}
+	}
+	if h.hasCount {
+		st.applyConfirmation(e.kind, h.count)
 	}
 	st.update(s)
 	if e.arg < 0 {
