@@ -339,14 +339,23 @@ func (s *Session) drainForShutdown() {
 }
 
 // flushAll sends the upstream what has been forwarded and the client what
-// was answered locally.
+// was answered locally. If the reply goroutine is busy copying (maybe a
+// large reply), it flushes the client's buffer itself once it is idle, so
+// the request side does not wait for it.
 func (s *Session) flushAll() error {
 	if s.up != nil {
 		if err := s.flushUpstream(); err != nil {
 			return err
 		}
 	}
-	return s.flushClient()
+	if !s.cwMu.TryLock() {
+		return nil
+	}
+	defer s.cwMu.Unlock()
+	if s.cw.Buffered() == 0 {
+		return nil
+	}
+	return s.cw.Flush()
 }
 
 func (s *Session) flushClient() error {
