@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -373,5 +375,45 @@ func TestHandlerBugs(t *testing.T) {
 	}
 	if got := string(p.dial(t).MustDo(t, "PING")); got != "+PONG\r\n" {
 		t.Fatalf("server after handler bugs: %q", got)
+	}
+}
+
+// TestLargeValueBoundedMemory streams a 64 MiB value in and out through
+// the proxy and checks that the process allocated far less than that: the
+// proxy must not hold whole values.
+func TestLargeValueBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 128 MiB")
+	}
+	rs := redistest.Start(t)
+	p := startProxy(t, rs.Addr, nil)
+	c := rawDial(t, p.Addr)
+	const size = 64 << 20
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fmt.Fprintf(c, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n", size)
+	for n := 0; n < size; n += len(chunk) {
+		if _, err := c.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Fprintf(c, "\r\n*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("SET: %q, %v", line, err)
+	}
+	if line, err := r.ReadString('\n'); err != nil || line != fmt.Sprintf("$%d\r\n", size) {
+		t.Fatalf("GET header: %q, %v", line, err)
+	}
+	if n, err := io.CopyN(io.Discard, r, size+2); err != nil || n != size+2 {
+		t.Fatalf("GET body: %d, %v", n, err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("moving a %d MiB value allocated %d MiB", size>>20, alloc>>20)
+	} else {
+		t.Logf("moving a %d MiB value in and out allocated %d KiB", size>>20, alloc>>10)
 	}
 }
