@@ -1,5 +1,7 @@
 package proxy
 
+import "strings"
+
 // cmdKind says what the proxy must watch for in a command's reply to keep
 // its picture of the session (database, protocol, transaction, pub/sub)
 // right, or how an internal command's reply is used.
@@ -79,6 +81,7 @@ func newCommandTable(handlerCommands []string) commandTable {
 		"CLIENT":       {kind: kindClient},
 	}
 	for _, name := range handlerCommands {
+		name = strings.ToUpper(name)
 		spec := t[name]
 		spec.route = routeHandler
 		t[name] = spec

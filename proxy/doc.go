@@ -14,6 +14,20 @@
 // messages, MONITOR output, RESP3 pushes) passes through without
 // completing an entry.
 //
+// The proxy keeps a picture of each session from the replies it passes on,
+// for the Handler and for counting replies right: the database (SELECT +OK,
+// RESET, and CLIENT INFO after a transaction that selected), the protocol
+// (HELLO's reply type), MULTI, pub/sub subscriptions (from the counts in
+// the confirmations, also when they arrive inside EXEC's reply), MONITOR,
+// CLIENT REPLY OFF/SKIP, and whether the connection is authenticated
+// (learnt with a PING, when a request is large enough for Redis's limits on
+// unauthenticated clients to matter). RESET also replays the upstream URL's
+// AUTH and SELECT.
+//
+// A later issue can take shard locks per forwarded command: Server's
+// onForward hook is called as a command is forwarded and the function it
+// returns runs when that command's reply has been delivered or has failed.
+//
 // Replies are never decoded: a scanner finds where each ends by counting
 // the elements still due, and copies bulk payloads in chunks, so a reply of
 // any size costs the proxy only its read buffer.
