@@ -357,11 +357,29 @@ func baseXpcall(l *lua.State) int {
 	return 2
 }
 
-// load runs source text through go-lua's parser, in text mode only.
+// loadChunk compiles source text with go-lua's parser, in text mode only.
+//
+// Chunk names: go-lua renders them unlike Lua 5.1 (no cut for long source
+// text, a panic for ""), and 5.1 itself uses two widths, LUA_IDSIZE for
+// runtime errors and the lexer's MAXSRC for syntax errors. go-lua gets "="
+// plus 5.1's runtime rendering, which it shows unchanged (it always fits
+// in go-lua's "=" form), and a syntax error's prefix is rewritten with the
+// wider rendering.
 func loadChunk(l *lua.State, chunk, name string) int {
-	if err := l.Load(strings.NewReader(chunk), name, "t"); err != nil {
+	syntaxID := luautil.ChunkID(name, luautil.SyntaxIDSize)
+	if strings.HasPrefix(chunk, "\x1b") {
+		// Redis's Lua has no binary loader: ESC is an unexpected symbol.
+		l.PushNil()
+		l.PushString(syntaxID + ":1: unexpected symbol near 'char(27)'")
+		return 2
+	}
+	id := luautil.ChunkID(name, luautil.IDSize)
+	if err := l.Load(strings.NewReader(chunk), "="+id, "t"); err != nil {
 		msg, _ := l.ToString(-1)
 		l.Pop(1)
+		if strings.HasPrefix(msg, id+":") {
+			msg = syntaxID + msg[len(id):]
+		}
 		l.PushNil()
 		l.PushString(luautil.SyntaxMessage(msg))
 		return 2

@@ -127,3 +127,36 @@ func TestRedisRandomPatterns(t *testing.T) {
 	}
 	compare(t, newDiffer(t), scripts)
 }
+
+// TestRedisRandomNumbers compares number printing and parsing: tostring
+// (%.14g), %.Ng formats, and tonumber of printed forms.
+func TestRedisRandomNumbers(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	var scripts []string
+	for i := 0; i < 200; i++ {
+		var x float64
+		switch i % 4 {
+		case 0:
+			x = rng.NormFloat64() * 1e6
+		case 1:
+			x = float64(rng.Int63n(1<<53)) * []float64{1, 1e-10, 1e10, -1}[rng.Intn(4)]
+		case 2:
+			x = rng.Float64() * float64(rng.Intn(1000))
+		case 3:
+			x = rng.ExpFloat64() * 1e-300 * float64(rng.Intn(2))
+		}
+		lit := strconv.FormatFloat(x, 'g', -1, 64)
+		prec := 1 + rng.Intn(17)
+		scripts = append(scripts, fmt.Sprintf("return {tostring(%s), string.format('%%.%dg|%%.%de|%%.%df', %s, %s, %s), tostring(tonumber('%s'))}",
+			lit, prec, prec, prec%8, lit, lit, lit, strconv.FormatFloat(x, 'e', prec, 64)))
+	}
+	for i := 0; i < 60; i++ {
+		base := 2 + rng.Intn(35)
+		digits := strconv.FormatUint(rng.Uint64()>>uint(rng.Intn(64)), base)
+		if rng.Intn(3) == 0 {
+			digits = strings.ToUpper(digits)
+		}
+		scripts = append(scripts, fmt.Sprintf("return tostring(tonumber('%s', %d))", digits, base))
+	}
+	compare(t, newDiffer(t), scripts)
+}

@@ -178,10 +178,16 @@ func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isXDigit(c byte) bool { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') }
 func isAlnum(c byte) bool  { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }
 
-// SyntaxMessage rewrites the "near <token>" tail of a go-lua syntax error
-// in Lua 5.1's form, which always quotes the token ("near '<eof>'") and
-// shows numbers as %.14g rather than go-lua's %f.
+// SyntaxMessage rewrites a go-lua syntax error in Lua 5.1's words where
+// the two differ only in spelling: 5.1 always quotes the token after
+// "near" ("near '<eof>'"), shows numbers as written rather than with
+// go-lua's %f, names the expected token ("'<name>' expected", "'<eof>'
+// expected"), and reports a non-call expression statement as "'='
+// expected" where 5.2 says "syntax error".
 func SyntaxMessage(msg string) string {
+	msg = strings.Replace(msg, ":  expected near ", ": '<name>' expected near ", 1)
+	msg = strings.Replace(msg, ": <eof> expected near ", ": '<eof>' expected near ", 1)
+	msg = strings.Replace(msg, ": syntax error near ", ": '=' expected near ", 1)
 	i := strings.LastIndex(msg, " near ")
 	if i < 0 {
 		return msg
@@ -194,4 +200,49 @@ func SyntaxMessage(msg string) string {
 		tok = FormatNumber(f)
 	}
 	return msg[:i] + " near '" + tok + "'"
+}
+
+// Chunk-name widths of Lua 5.1: runtime errors render chunk names in
+// LUA_IDSIZE bytes, syntax errors in the lexer's MAXSRC.
+const (
+	IDSize       = 60
+	SyntaxIDSize = 80
+)
+
+// ChunkID is Lua 5.1's luaO_chunkid with the given width (IDSize or
+// SyntaxIDSize): how a chunk name appears in messages. "=name" is name
+// (at most size-1 bytes), "@file" is the file name (its last size-8 bytes
+// after "..." when longer), and source text is [string "first line"], cut
+// to size-17 bytes and marked "..." when cut or multi-line.
+func ChunkID(source string, size int) string {
+	if i := strings.IndexByte(source, 0); i >= 0 {
+		source = source[:i] // C string
+	}
+	switch {
+	case strings.HasPrefix(source, "="):
+		s := source[1:]
+		if len(s) > size-1 {
+			s = s[:size-1]
+		}
+		return s
+	case strings.HasPrefix(source, "@"):
+		s := source[1:]
+		max := size - len(" '...' ") - 1
+		if len(s) > max {
+			return "..." + s[len(s)-max:]
+		}
+		return s
+	}
+	max := size - len(" [string \"...\"] ") - 1
+	n := strings.IndexAny(source, "\n\r")
+	if n < 0 {
+		n = len(source)
+	}
+	if n > max {
+		n = max
+	}
+	if n < len(source) {
+		return "[string \"" + source[:n] + "...\"]"
+	}
+	return "[string \"" + source + "\"]"
 }
