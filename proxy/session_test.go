@@ -417,3 +417,39 @@ func TestLargeValueBoundedMemory(t *testing.T) {
 		t.Logf("moving a %d MiB value in and out allocated %d KiB", size>>20, alloc>>10)
 	}
 }
+
+// TestConcurrentClients runs many clients at once, each pipelining plain
+// commands and Handler commands on its own keys, and checks every reply.
+func TestConcurrentClients(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startProxy(t, rs.Addr, &stateHandler{})
+	const clients, rounds = 16, 50
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		go func(i int) {
+			errs <- func() error {
+				c := p.dial(t)
+				key := fmt.Sprintf("c%d", i)
+				for r := 0; r < rounds; r++ {
+					_ = c.Send("INCR", key)
+					_ = c.Send("EVAL", "do", "0", "INCR", key)
+					_ = c.Send("GET", key)
+					_ = c.Flush()
+					want := []string{fmt.Sprintf(":%d\r\n", 2*r+1), fmt.Sprintf(":%d\r\n", 2*r+2), bulk(fmt.Sprint(2*r + 2))}
+					for _, w := range want {
+						got, err := c.Read()
+						if err != nil || string(got) != w {
+							return fmt.Errorf("client %d round %d: %q, %v; want %q", i, r, got, err, w)
+						}
+					}
+				}
+				return nil
+			}()
+		}(i)
+	}
+	for i := 0; i < clients; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
