@@ -69,6 +69,9 @@ func runGoKeep(l *lua.State, lim *luautil.Limits, script string) string {
 		return "E:" + msg
 	}
 	if err := l.ProtectedCall(0, 1, 0); err != nil {
+		if l.IsTable(-1) {
+			return "raised " + renderLua(l, -1)
+		}
 		msg, _ := l.ToString(-1)
 		return "E:" + msg
 	}

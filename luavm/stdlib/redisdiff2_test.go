@@ -101,5 +101,26 @@ var loadCases = exprs(
 
 func TestRedisLoad(t *testing.T) { compare(t, newDiffer(t), loadCases) }
 
+// errorCases cover error values that are not strings: go-lua's Error can
+// raise only strings, so error() raises other values itself.
+var errorCases = []string{
+	`return {pcall(function() error({code = 1}) end)}`,
+	`local ok, e = pcall(function() error({code = 1}) end) return e.code`,
+	`local ok, e = pcall(function() local function f() error({code = 2}) end f() end) return e.code`,
+	`local ok, e = pcall(function() error(nil) end) return {tostring(ok), tostring(e)}`,
+	`local ok, e = pcall(function() error() end) return {tostring(ok), tostring(e)}`,
+	`local ok, e = xpcall(function() error({code = 3}) end, function(x) return x.code * 2 end) return {tostring(ok), e}`,
+	`local ok, e = pcall(error, setmetatable({}, {__tostring = function() return 'T' end})) return tostring(e)`,
+	`local ok, e = pcall(function() pcall(error, {}) error({code = 4}) end) return e.code`,
+	`local ok, e = pcall(function() local ok2, e2 = pcall(error, {code = 5}) error(e2) end) return e.code`,
+	`return {pcall(error, true)}`,
+	`return {pcall(error, 42)}`,
+	`return {pcall(error, 42, 2)}`,
+	`local ok, e = pcall(string.rep) return {tostring(ok), e}`,
+	`local t = {} for i = 1, 3 do local ok, e = pcall(error, {i = i}) t[i] = e.i end return t`,
+}
+
+func TestRedisErrorValues(t *testing.T) { compare(t, newDiffer(t), errorCases) }
+
 func TestRedisCoercion(t *testing.T) { compare(t, newDiffer(t), coercionCases) }
 func TestRedisScripts(t *testing.T)  { compare(t, newDiffer(t), scriptCases) }
