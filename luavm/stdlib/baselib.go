@@ -26,6 +26,7 @@ func (e *Env) openBase(l *lua.State) {
 		"loadstring":     baseLoadstring,
 		"next":           baseNext,
 		"pairs":          basePairs,
+		"pcall":          basePcall,
 		"rawequal":       baseRawequal,
 		"rawget":         baseRawget,
 		"rawset":         baseRawset,
@@ -325,6 +326,19 @@ func digitVal(c byte) int {
 		return int(c-'A') + 10
 	}
 	return 99
+}
+
+// basePcall is luaB_pcall. The reference Redis build does not check for
+// a function argument: pcall() calls whatever stale value lies past the
+// stack top, which in practice is a boolean, so that is what is called.
+func basePcall(l *lua.State) int {
+	if l.Top() == 0 {
+		l.PushBoolean(false)
+	}
+	err := l.ProtectedCall(l.Top()-1, lua.MultipleReturns, 0)
+	l.PushBoolean(err == nil)
+	l.Insert(1)
+	return l.Top()
 }
 
 // baseXpcall is 5.1's xpcall(f, handler): no extra arguments for f. The

@@ -117,6 +117,11 @@ var errorCases = []string{
 	`return {pcall(error, 42)}`,
 	`return {pcall(error, 42, 2)}`,
 	`local ok, e = pcall(string.rep) return {tostring(ok), e}`,
+	`return pcall()`,
+	`return {pcall()}`,
+	`return {pcall(pcall, error, 'x')}`,
+	`return {pcall(function(...) return select('#', ...), ... end, 1, nil, 3)}`,
+	`local function deep(n) if n == 0 then error('bottom') end return deep(n - 1) end return {pcall(deep, 100)}`,
 	`local t = {} for i = 1, 3 do local ok, e = pcall(error, {i = i}) t[i] = e.i end return t`,
 }
 
