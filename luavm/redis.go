@@ -96,7 +96,9 @@ func (st *state) buildArgv(l *lua.State) (argv [][]byte, errMsg string) {
 			numRefs = append(numRefs, numRef{len(argv), start, len(nums)})
 			argv = append(argv, nil)
 		case lua.TypeString:
-			s, _ := l.ToString(i)
+			// ToValue, not ToString: go-lua's ToString writes the value
+			// back into the stack slot, an allocation per argument.
+			s := l.ToValue(i).(string)
 			argv = append(argv, unsafe.Slice(unsafe.StringData(s), len(s)))
 		default:
 			st.argv = argv[:0]
@@ -171,11 +173,11 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 // scripts. Commands unknown to Redis 7.0.15's table (modules) go to the
 // upstream unchecked.
 func (st *state) checkCommand(argv [][]byte) (errMsg string, known bool) {
-	info, ok := lookupCommand(argv)
-	if !ok {
+	info, known, ok := lookupCommand(argv)
+	if !known {
 		return "", false
 	}
-	if info == nil {
+	if !ok {
 		return "Unknown Redis command called from script", true
 	}
 	argc := len(argv)
@@ -191,26 +193,23 @@ func (st *state) checkCommand(argv [][]byte) (errMsg string, known bool) {
 	return "", true
 }
 
-// lookupCommand finds argv's command as Redis's lookupCommand does. ok is
-// false for a name Redis 7.0.15 does not know (a module's, perhaps); info
-// is nil for an unknown subcommand of a known container.
-func lookupCommand(argv [][]byte) (info *commandInfo, ok bool) {
+// lookupCommand finds argv's command as Redis's lookupCommand does. known
+// is false for a name Redis 7.0.15 does not know (a module's, perhaps); ok
+// is false for an unknown subcommand of a known container.
+func lookupCommand(argv [][]byte) (info commandInfo, known, ok bool) {
 	var buf [64]byte
 	name := lowerInto(buf[:0], argv[0])
 	c, found := redisCommands[string(name)]
 	if !found {
-		return nil, false
+		return commandInfo{}, false, false
 	}
 	if !c.container || len(argv) == 1 {
-		return &c, true
+		return c, true, true
 	}
 	name = append(name, '|')
 	name = lowerInto(name, argv[1])
 	sub, found := redisCommands[string(name)]
-	if !found {
-		return nil, true
-	}
-	return &sub, true
+	return sub, true, found
 }
 
 func lowerInto(dst, s []byte) []byte {
@@ -296,9 +295,7 @@ func (st *state) redisACLCheckCmd(l *lua.State) int {
 	if errMsg != "" {
 		st.raiseError(l, errMsg)
 	}
-	if info, ok := lookupCommand(argv); ok && info == nil {
-		st.raiseError(l, "Invalid command passed to redis.acl_check_cmd()")
-	} else if !ok {
+	if _, known, ok := lookupCommand(argv); !known || !ok {
 		st.raiseError(l, "Invalid command passed to redis.acl_check_cmd()")
 	}
 	c := st.req.Caller

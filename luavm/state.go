@@ -65,7 +65,9 @@ type state struct {
 	running  atomic.Bool
 	deadline atomic.Int64 // UnixNano, 0 for none
 	broken   bool
-	req      *Request
+	req      *Request // &reqv during a run
+	reqv     Request
+	arrays   [2]runArray // KEYS and ARGV
 	sha      string
 	resp     int // protocol chosen with redis.setresp
 	repl     int
@@ -295,7 +297,9 @@ func indexByte(s string, c byte) int {
 func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (out []byte) {
 	l := st.l
 	st.lim.Reset(st.vm.cfg.MemoryLimit)
-	st.req, st.sha, st.resp, st.repl = req, s.sha, 2, 3
+	st.reqv = *req
+	st.req, st.sha, st.resp, st.repl = &st.reqv, s.sha, 2, 3
+	st.boxSeq = 0
 	st.ticks, st.heapBase, st.killed = 0, 0, false
 	st.errInfo = errorInfo{}
 	st.handlers = st.handlers[:0]
@@ -317,7 +321,7 @@ func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (
 	defer func() {
 		st.running.Store(false)
 		st.deadline.Store(0)
-		st.req = nil
+		st.req, st.reqv = nil, Request{}
 		lua.SetDebugHook(l, nil, 0, 0)
 		if r := recover(); r != nil {
 			// A panic that go-lua did not turn into a Lua error: the state
@@ -476,24 +480,69 @@ func splitArgs(s string) []string {
 	return out
 }
 
-// setRunGlobals sets KEYS and ARGV in the real globals table.
+// setRunGlobals sets KEYS and ARGV in the real globals table. Each state
+// keeps its two tables and refills them in place: a write with a string key
+// costs go-lua an allocation, and cleanup replaces a table a script changed
+// in any way that refilling would not undo.
 func (st *state) setRunGlobals(req *Request) {
-	l := st.l
-	l.PushLightUserData(st.realG)
-	l.PushLightUserData(st.keysName)
-	pushArray(l, req.Keys)
-	l.RawSet(-3)
-	l.PushLightUserData(st.argvName)
-	pushArray(l, req.Args)
-	l.RawSet(-3)
-	l.Pop(1)
+	st.fillArray(0, st.keysName, req.Keys)
+	st.fillArray(1, st.argvName, req.Args)
 }
 
-func pushArray(l *lua.State, items [][]byte) {
-	l.CreateTable(len(items), 0)
+func (st *state) fillArray(slot int, name any, items [][]byte) {
+	l := st.l
+	t := &st.arrays[slot]
+	if t.table == nil || len(items) > t.capacity {
+		l.PushLightUserData(st.realG)
+		l.PushLightUserData(name)
+		l.CreateTable(len(items), 0)
+		t.table, t.capacity, t.length = l.ToValue(-1), len(items), 0
+		l.RawSet(-3)
+		l.Pop(1)
+	}
+	l.PushLightUserData(t.table)
 	for i, it := range items {
 		l.PushString(string(it))
 		l.RawSetInt(-2, i+1)
+	}
+	for i := len(items) + 1; i <= t.length; i++ {
+		l.PushNil()
+		l.RawSetInt(-2, i)
+	}
+	t.length = len(items)
+	l.Pop(1)
+}
+
+// runArray is a per-state KEYS or ARGV table.
+type runArray struct {
+	table            any
+	capacity, length int
+}
+
+// checkArrays drops KEYS/ARGV tables a script changed beyond their values
+// at 1..length (new keys, a metatable), which refilling would not undo.
+func (st *state) checkArrays() {
+	l := st.l
+	for i := range st.arrays {
+		t := &st.arrays[i]
+		if t.table == nil {
+			continue
+		}
+		l.PushLightUserData(t.table)
+		n := 0
+		ok := !l.MetaTable(-1)
+		l.SetTop(1)
+		l.PushNil()
+		for ok && l.Next(1) {
+			l.Pop(1)
+			k, isNum := l.ToValue(-1).(float64)
+			n++
+			ok = isNum && k == float64(int(k)) && k >= 1 && int(k) <= t.length && n <= t.length
+		}
+		if !ok {
+			t.table = nil
+		}
+		l.SetTop(0)
 	}
 }
 
@@ -511,10 +560,13 @@ func (st *state) cleanup() {
 		}
 		l.Pop(1)
 	}
+	st.checkArrays()
 	// Boxed error values live only for one run.
-	l.NewTable()
-	st.boxes = l.ToValue(-1)
-	l.SetField(lua.RegistryIndex, "luavm.errboxes")
+	if st.boxSeq > 0 {
+		l.NewTable()
+		st.boxes = l.ToValue(-1)
+		l.SetField(lua.RegistryIndex, "luavm.errboxes")
+	}
 }
 
 func (st *state) clearTable(idx int) {
