@@ -42,6 +42,7 @@ type options struct {
 	tests       []string
 	cpuprofile  string
 	profileSecs int
+	profilePipe int
 	outDir      string
 }
 
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&o.clients, "c", 50, "redis-benchmark parallel connections")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of luaproxy under load to this file")
 	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -cpuprofile capture")
+	flag.IntVar(&o.profilePipe, "profile-pipeline", 1, "redis-benchmark -P during the -cpuprofile capture")
 	flag.StringVar(&o.outDir, "out", ".bench", "directory for the JSON and markdown results")
 	flag.Parse()
 	if *quick {
@@ -347,7 +349,7 @@ func profile(bin string, t target, adminAddr string, o options) error {
 		default:
 		}
 		cmd := exec.CommandContext(ctx, bin, "-h", host, "-p", port, "-c", strconv.Itoa(o.clients),
-			"-n", strconv.Itoa(o.n), "-P", "1", "-t", "set,get", "-q")
+			"-n", strconv.Itoa(o.n), "-P", strconv.Itoa(o.profilePipe), "-t", "set,get", "-q")
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("redis-benchmark during profile: %w", err)
 		}
