@@ -59,6 +59,7 @@ type options struct {
 	upstreamURL   func(addr string) string
 	serverAuth    []string
 	serverSetup   [][]string
+	handler       proxy.Handler
 	drainDeadline time.Duration
 }
 
@@ -116,6 +117,9 @@ func WithGate() Option { return func(o *options) { o.gate = true } }
 // WithoutUpstream points luaproxy at an address where nothing listens.
 // Harness.Upstream is nil.
 func WithoutUpstream() Option { return func(o *options) { o.noUpstream = true } }
+
+// WithHandler installs h as luaproxy's Handler before it serves.
+func WithHandler(h proxy.Handler) Option { return func(o *options) { o.handler = h } }
 
 // WithLogger gives luaproxy a logger. By default it logs nothing, unless
 // LUAPROXY_TEST_LOG is set, which logs to the test at debug level.
@@ -191,6 +195,9 @@ func Start(tb testing.TB, opts ...Option) *Harness {
 	srv, err := proxy.New(cfg, log)
 	if err != nil {
 		tb.Fatalf("proxy.New: %v", err)
+	}
+	if o.handler != nil {
+		srv.SetHandler(o.handler)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

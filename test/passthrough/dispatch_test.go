@@ -46,9 +46,8 @@ func (e *echoHandler) Serve(_ context.Context, sess *proxy.Session, argv [][]byt
 // TestScriptingDispatch checks that scripting commands reach the Handler,
 // in order with the commands around them, and that others do not.
 func TestScriptingDispatch(t *testing.T) {
-	h := harness.Start(t)
 	e := &echoHandler{}
-	h.Proxy.SetHandler(e)
+	h := harness.Start(t, harness.WithHandler(e))
 	c := h.DialProxy(t)
 	for _, cmd := range [][]string{{"SET", "k", "v"}, {"EVAL", "return 1", "0"}, {"evalsha", "abc", "0"}, {"FUNCTION", "LIST"}, {"GET", "k"}} {
 		_ = c.Send(cmd...)
@@ -78,8 +77,7 @@ func TestScriptingDispatch(t *testing.T) {
 // TestScriptingDispatchReplyOff checks that CLIENT REPLY OFF and SKIP also
 // silence replies that the Handler produces.
 func TestScriptingDispatchReplyOff(t *testing.T) {
-	h := harness.Start(t)
-	h.Proxy.SetHandler(&echoHandler{})
+	h := harness.Start(t, harness.WithHandler(&echoHandler{}))
 	c := h.DialProxy(t)
 	for _, cmd := range [][]string{
 		{"CLIENT", "REPLY", "OFF"}, {"EVAL", "return 1", "0"}, {"CLIENT", "REPLY", "ON"},
