@@ -15,33 +15,32 @@ func (e *Env) openMath(l *lua.State) {
 	l.NewTable()
 	fn1 := func(f func(float64) float64) lua.Function {
 		return func(l *lua.State) int {
-			x := checkNumber(l, 1)
-			l.PushNumber(cNaN(f(x), x, 0))
+			l.PushNumber(f(checkNumber(l, 1)))
 			return 1
 		}
 	}
 	fn2 := func(f func(float64, float64) float64) lua.Function {
 		return func(l *lua.State) int {
-			x, y := checkNumber(l, 1), checkNumber(l, 2)
-			l.PushNumber(cNaN(f(x, y), x, y))
+			x := checkNumber(l, 1)
+			l.PushNumber(f(x, checkNumber(l, 2)))
 			return 1
 		}
 	}
 	const radiansPerDegree = math.Pi / 180.0
 	setFuncs(l, map[string]lua.Function{
 		"abs":   fn1(math.Abs),
-		"acos":  fn1(math.Acos),
-		"asin":  fn1(math.Asin),
-		"atan2": fn2(math.Atan2),
-		"atan":  fn1(math.Atan),
+		"acos":  fn1(libm1("acos")),
+		"asin":  fn1(libm1("asin")),
+		"atan2": fn2(libm2("atan2")),
+		"atan":  fn1(libm1("atan")),
 		"ceil":  fn1(math.Ceil),
-		"cosh":  fn1(math.Cosh),
-		"cos":   fn1(math.Cos),
+		"cosh":  fn1(libm1("cosh")),
+		"cos":   fn1(libm1("cos")),
 		"deg":   fn1(func(x float64) float64 { return x / radiansPerDegree }),
-		"exp":   fn1(math.Exp),
+		"exp":   fn1(libm1("exp")),
 		"floor": fn1(math.Floor),
-		"fmod":  fn2(math.Mod),
-		"mod":   fn2(math.Mod),
+		"fmod":  fn2(libm2("fmod")),
+		"mod":   fn2(libm2("fmod")),
 		"frexp": func(l *lua.State) int {
 			f, exp := math.Frexp(checkNumber(l, 1))
 			if math.IsInf(f, 0) || math.IsNaN(f) {
@@ -56,8 +55,8 @@ func (e *Env) openMath(l *lua.State) {
 			l.PushNumber(math.Ldexp(x, int(checkInt(l, 2))))
 			return 1
 		},
-		"log10": fn1(math.Log10),
-		"log":   fn1(math.Log),
+		"log10": fn1(libm1("log10")),
+		"log":   fn1(libm1("log")),
 		"max": func(l *lua.State) int {
 			n := l.Top()
 			m := checkNumber(l, 1)
@@ -90,15 +89,15 @@ func (e *Env) openMath(l *lua.State) {
 			l.PushNumber(fp)
 			return 2
 		},
-		"pow":        fn2(math.Pow),
+		"pow":        fn2(libm2("pow")),
 		"rad":        fn1(func(x float64) float64 { return x * radiansPerDegree }),
 		"random":     e.mathRandom,
 		"randomseed": e.mathRandomSeed,
-		"sinh":       fn1(math.Sinh),
-		"sin":        fn1(math.Sin),
-		"sqrt":       fn1(math.Sqrt),
-		"tanh":       fn1(math.Tanh),
-		"tan":        fn1(math.Tan),
+		"sinh":       fn1(libm1("sinh")),
+		"sin":        fn1(libm1("sin")),
+		"sqrt":       fn1(libm1("sqrt")),
+		"tanh":       fn1(libm1("tanh")),
+		"tan":        fn1(libm1("tan")),
 	})
 	l.PushNumber(math.Pi)
 	l.SetField(-2, "pi")

@@ -7,6 +7,25 @@
 // scripts notice (no patterns, rune-based case mapping, Go fmt formatting,
 // quadratic table.concat, +Inf/NaN spellings), so Open first lets go-lua
 // install its libraries and then replaces every function that differs.
+//
+// The reference is the redis-server 7.0.15 the tests run (Debian's
+// 7.0.15-1~deb12u10, whose Lua has no getfenv, setfenv or newproxy and
+// whose pcall does not check its argument). Known differences:
+//
+//   - "bad argument" messages name the function by its library name;
+//     5.1 takes the name from the call site, so a call through a local
+//     alias or as a method (s:rep()) is named, and for methods numbered,
+//     differently there. go-lua's call-site information is unreliable.
+//   - There is no coroutine library (go-lua has none) and string.dump
+//     always fails (luavm loads no bytecode).
+//   - math functions are Go's: results can differ from glibc's in the
+//     last bit, which %.14g hides but %.17g can show.
+//   - string comparison in table.sort is bytewise; Redis uses strcoll in
+//     its process locale.
+//   - collectgarbage("count") and gcinfo report a plausible figure, not a
+//     heap size, and never stop or force the Go collector.
+//   - Pattern recursion is bounded at 200000 levels ("pattern too
+//     complex") where Redis's C stack overflows.
 package stdlib
 
 import (
