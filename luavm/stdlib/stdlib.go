@@ -18,8 +18,9 @@
 //     differently there. go-lua's call-site information is unreliable.
 //   - There is no coroutine library (go-lua has none) and string.dump
 //     always fails (luavm loads no bytecode).
-//   - math functions are Go's: results can differ from glibc's in the
-//     last bit, which %.14g hides but %.17g can show.
+//   - Without cgo, math functions are Go's, whose results can differ from
+//     glibc's in the last bit (%.14g hides it, %.17g shows it); with cgo
+//     they are glibc's.
 //   - string comparison in table.sort is bytewise; Redis uses strcoll in
 //     its process locale.
 //   - collectgarbage("count") and gcinfo report a plausible figure, not a
@@ -80,8 +81,9 @@ func (e *Env) Reset() {
 	e.gcPause, e.gcStepMul = 200, 200
 }
 
-// SetRand makes math.random on this state draw from r, so that several
-// states can share one sequence as Redis's single Lua state does.
+// SetRand makes math.random on this state draw from r. Redis has one
+// generator for the whole process (EVAL and FCALL alike, never reseeded
+// between scripts), so a pool of states mirrors it by sharing one Rand.
 func (e *Env) SetRand(r *Rand) { e.rand = r }
 
 // AllowRandom switches math.random and math.randomseed on or off. Redis
