@@ -160,3 +160,36 @@ func TestRedisRandomNumbers(t *testing.T) {
 	}
 	compare(t, newDiffer(t), scripts)
 }
+
+// TestRedisRandomBytes runs patterns over binary subjects (NUL, high
+// bytes) and replacement forms: strings with escapes, tables, functions.
+func TestRedisRandomBytes(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	items := []string{"%z", "\x00", "\xff", "[\x00-\x1f]", "[^\x80-\xff]", "%c", "%Z", ".", "%w", "%x", "[%z%a]", "%p", "%S", "\x80-",
+		"(%d)", "(.)%1", "[]]", "[^]]", "[a-]", "[%-]", "%]", "()", "%b\x00\xff", "%f[%z]", "%f[^%z]"}
+	subjectChars := "\x00\xff\x80a1 ]-\x01Z"
+	repls := []string{"'<%0>'", "'%1'", "'%%'", "'%'", "'x%2'", "{['\\0'] = 'NUL', a = 1}", "function(c) return c == 'a' and 'A' or nil end",
+		"function(...) return select('#', ...) end", "'\\0%0\\0'", "false"}
+	var scripts []string
+	for i := 0; i < 300; i++ {
+		var p strings.Builder
+		for n := 1 + rng.Intn(3); n > 0; n-- {
+			p.WriteString(items[rng.Intn(len(items))])
+			p.WriteString([]string{"", "", "*", "+", "-", "?"}[rng.Intn(6)])
+		}
+		sb := make([]byte, rng.Intn(10))
+		for j := range sb {
+			sb[j] = subjectChars[rng.Intn(len(subjectChars))]
+		}
+		pat, subj := luaQuote(p.String()), luaQuote(string(sb))
+		switch i % 3 {
+		case 0:
+			scripts = append(scripts, fmt.Sprintf("return {string.find(%s, %s, %d, %v)}", subj, pat, rng.Intn(6)-2, rng.Intn(3) == 0))
+		case 1:
+			scripts = append(scripts, fmt.Sprintf("return {string.gsub(%s, %s, %s, %d)}", subj, pat, repls[rng.Intn(len(repls))], rng.Intn(5)-1))
+		case 2:
+			scripts = append(scripts, fmt.Sprintf("return {string.match(%s, %s)}", subj, pat))
+		}
+	}
+	compare(t, newDiffer(t), scripts)
+}
