@@ -28,6 +28,9 @@ type Step struct {
 	Batch [][]string
 	// Raw is written as is: inline commands, malformed protocol.
 	Raw string
+	// Chunk, if positive, writes Raw in writes of at most Chunk bytes, so
+	// that requests arrive split at every possible point.
+	Chunk int
 	// Read overrides how many replies to read: by default one per
 	// command (Cmd and Raw count as one, Batch as its length), and a step
 	// without anything to send must set Read.
@@ -189,7 +192,7 @@ func (h *Harness) play(t testing.TB, addr string, backing *redistest.Server, ste
 			if err := c.Flush(); err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
-			if _, err := io.WriteString(c.NetConn(), st.Raw); err != nil {
+			if err := writeChunked(c.NetConn(), st.Raw, st.Chunk); err != nil {
 				out[i] = append(out[i], []byte(closedMark(err)))
 				continue
 			}
@@ -232,6 +235,22 @@ func (h *Harness) play(t testing.TB, addr string, backing *redistest.Server, ste
 		}
 	}
 	return out
+}
+
+// writeChunked writes s in pieces of at most chunk bytes (all at once if
+// chunk is not positive).
+func writeChunked(w io.Writer, s string, chunk int) error {
+	if chunk <= 0 {
+		chunk = len(s)
+	}
+	for len(s) > 0 {
+		n := min(chunk, len(s))
+		if _, err := io.WriteString(w, s[:n]); err != nil {
+			return err
+		}
+		s = s[n:]
+	}
+	return nil
 }
 
 // closedMark records a transport error in a comparable way: a server that

@@ -1,6 +1,7 @@
 package passthrough
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -69,6 +70,33 @@ func TestClientReply(t *testing.T) {
 		}},
 		scenario{Name: "pipelined", Steps: []step{
 			{Batch: [][]string{{"CLIENT", "REPLY", "OFF"}, {"INCR", "n"}, {"SUBSCRIBE", "x"}, {"UNSUBSCRIBE", "x"}, {"CLIENT", "REPLY", "ON"}, {"GET", "n"}}, Read: 2},
+		}},
+	)
+}
+
+// TestSplitRequests writes requests in small pieces, so that luaproxy's
+// parser sees every possible split point.
+func TestSplitRequests(t *testing.T) {
+	h := harness.Start(t)
+	resp := func(args ...string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		return b.String()
+	}
+	big := strings.Repeat("abcdefgh", 40000)
+	h.Run(t,
+		scenario{Name: "byte by byte", Steps: []step{
+			{Raw: resp("SET", "k", "v\r\nx") + resp("GET", "k") + "PING\r\n" + "ECHO \"a b\"\r\n" + resp("PING"), Chunk: 1, Read: 5},
+			{Raw: "*2\r\n$3\r\nGET\r\n$x\r\n", Chunk: 1, ExpectClose: true},
+		}},
+		scenario{Name: "big value in pieces", Steps: []step{
+			{Raw: resp("SET", "big", big) + resp("STRLEN", "big"), Chunk: 1000, Read: 2}, cmd("GETRANGE", "big", "-5", "-1"),
+		}},
+		scenario{Name: "pieces of seven", Steps: []step{
+			{Raw: strings.Repeat(resp("INCR", "n")+"INCR n\r\n", 50), Chunk: 7, Read: 100},
 		}},
 	)
 }
