@@ -2,7 +2,6 @@ package luavm
 
 import (
 	"io"
-	"strings"
 
 	"github.com/Shopify/go-lua"
 
@@ -30,8 +29,8 @@ func (st *state) installBase(l *lua.State) {
 		{Name: "rawget", Function: st.baseRawget},
 		{Name: "rawset", Function: st.baseRawset},
 		{Name: "next", Function: st.baseNext},
-		{Name: "loadstring", Function: baseLoadstring},
-		{Name: "load", Function: baseLoad},
+		{Name: "loadstring", Function: st.baseLoadstring},
+		{Name: "load", Function: st.baseLoad},
 		{Name: "collectgarbage", Function: st.baseCollectgarbage},
 		{Name: "gcinfo", Function: st.baseGcinfo},
 		{Name: "__redis__err__handler", Function: st.baseErrHandler},
@@ -40,7 +39,7 @@ func (st *state) installBase(l *lua.State) {
 		l.PushGoFunction(f.Function)
 		l.SetGlobal(f.Name)
 	}
-	l.Global("next")
+	l.PushGoFunction(st.baseNext) // 5.1's pairs has its own next
 	l.PushGoClosure(basePairs, 1)
 	l.SetGlobal("pairs")
 
@@ -87,8 +86,7 @@ func (st *state) basePcall(l *lua.State) int {
 	l.Insert(1)
 	if err := st.protectedCall(l, argc-1, nil); err != nil {
 		if l.IsTable(-1) {
-			l.PushString("err")
-			l.RawGet(-2)
+			l.Field(-1, "err") // lua_getfield: metamethods apply
 			if l.IsString(-1) {
 				l.Replace(-2)
 			} else {
@@ -118,6 +116,7 @@ func (st *state) protectedCall(l *lua.State, argCount int, handler any) error {
 			st.raiseInterrupt(l, msg)
 		}
 		st.unbox(l, -1)
+		st.noteError(l)
 	}
 	return err
 }
@@ -250,7 +249,7 @@ func basePairs(l *lua.State) int {
 }
 
 // baseLoadstring is Lua 5.1's loadstring(s [, chunkname]), text only.
-func baseLoadstring(l *lua.State) int {
+func (st *state) baseLoadstring(l *lua.State) int {
 	if !l.IsString(1) {
 		checkType(l, "loadstring", 1, lua.TypeString)
 	}
@@ -262,14 +261,14 @@ func baseLoadstring(l *lua.State) int {
 		}
 		name = luaString(l, 2)
 	}
-	if err := l.Load(strings.NewReader(s), name, "t"); err != nil {
+	if err := st.load([]byte(s), name); err != nil {
 		return loadFailed(l)
 	}
 	return 1
 }
 
 // baseLoad is Lua 5.1's load(func [, chunkname]), text only.
-func baseLoad(l *lua.State) int {
+func (st *state) baseLoad(l *lua.State) int {
 	checkType(l, "load", 1, lua.TypeFunction)
 	name := "=(load)"
 	if !l.IsNoneOrNil(2) {
@@ -280,20 +279,22 @@ func baseLoad(l *lua.State) int {
 	}
 	l.SetTop(1)
 	r := &pieceReader{l: l}
-	if err := l.Load(r, name, "t"); err != nil {
+	// Read the whole chunk first: a binary chunk is refused on its first
+	// byte with Lua 5.1's message (see load).
+	chunk, err := io.ReadAll(r)
+	if err != nil {
+		l.PushString(err.Error())
+		return loadFailed(l)
+	}
+	if err := st.load(chunk, name); err != nil {
 		return loadFailed(l)
 	}
 	return 1
 }
 
 func loadFailed(l *lua.State) int {
-	msg := l.ToValue(-1)
 	l.PushNil()
-	l.PushLightUserData(msg)
-	if s, ok := msg.(string); ok {
-		l.Pop(1)
-		l.PushString(rewriteSyntaxError(s))
-	}
+	l.Insert(-2)
 	return 2
 }
 

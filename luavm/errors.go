@@ -44,6 +44,20 @@ func (st *state) unbox(l *lua.State, idx int) {
 	l.Pop(1)
 }
 
+// noteError marks the state for replacement after errors that leave a
+// go-lua state degraded: after a stack overflow go-lua keeps its stack at
+// the emergency size and fails every later overflow with "error in error
+// handling". The error value is on top.
+func (st *state) noteError(l *lua.State) {
+	if l.TypeOf(-1) != lua.TypeString {
+		return
+	}
+	s, _ := l.ToString(-1)
+	if strings.Contains(s, "stack overflow") || strings.Contains(s, "error in error handling") {
+		st.broken = true
+	}
+}
+
 // errorInfo is what Redis's error handler extracts from a failed script.
 type errorInfo struct {
 	set          bool
@@ -58,6 +72,7 @@ type errorInfo struct {
 func (st *state) messageHandler(l *lua.State) int {
 	l.SetTop(1)
 	st.unbox(l, 1)
+	st.noteError(l)
 	if l.TypeOf(1) == lua.TypeString {
 		s, _ := l.ToString(1)
 		if r := rewriteMessage(s); r != s {
@@ -234,6 +249,7 @@ func tostring51(l *lua.State, idx int) string {
 func (st *state) appendRunError(dst []byte, err error) []byte {
 	info := st.errInfo
 	if !info.set {
+		st.broken = true
 		// The handler did not run (error in error handling, memory error):
 		// Redis's "Error running script" form.
 		msg := "execution failure"

@@ -39,7 +39,7 @@ func TestHostileScripts(t *testing.T) {
 		{"xpcall loop", "while true do xpcall(function() while true do end end, function(e) return e end) end", "-ERR Script killed by luaproxy: time limit exceeded...", false},
 		{"garbage loop", "while true do local t = {} end", "-ERR Script killed by luaproxy: time limit exceeded...", false},
 		{"recursion", "local function f() return 1 + f() end return f()", "-ERR user_script:1: stack overflow", true},
-		{"recursion in pcall", "local function f() return 1 + f() end return {pcall(f)}", "*2\r\n$-1\r\n", true},
+		{"recursion in pcall", "local function f() return 1 + f() end return {pcall(f)}", "*2\r\n$-1\r\n$29\r\nuser_script:1: stack overflow\r\n", true},
 		{"metamethod recursion", "local t = setmetatable({}, {__index=function(t,k) return t[k] end}) return t.x", "-ERR user_script:1: C stack overflow", true},
 		{"rep 2^31 wraps as in Redis", "return string.rep('x', 2^31)", "$0\r\n\r\n", true},
 		{"huge rep", "return string.rep('x', 2^30)", "-", true},

@@ -3,9 +3,11 @@ package luavm
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +41,7 @@ type state struct {
 
 	// scripts maps a body's SHA1 to its compiled function, also kept in the
 	// registry as "f_<sha>" like Redis does.
-	scripts map[[20]byte]any
+	scripts map[[20]byte]compiled
 
 	realG    any          // the real globals table (value identity)
 	proxies  map[any]any  // read-only proxy -> visible metatable (nil for none)
@@ -86,7 +88,7 @@ func (vm *VM) newState() (st *state, err error) {
 			st, err = nil, fmt.Errorf("luavm: initialise state: %v", r)
 		}
 	}()
-	st = &state{vm: vm, l: lua.NewState(), scripts: make(map[[20]byte]any)}
+	st = &state{vm: vm, l: lua.NewState(), scripts: make(map[[20]byte]compiled)}
 	st.proxies = make(map[any]any)
 	st.readonly = make(map[any]bool)
 	st.keysName, st.argvName = any("KEYS"), any("ARGV")
@@ -340,10 +342,18 @@ func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (
 
 	// Push the message handler and the compiled function.
 	l.PushLightUserData(st.handlerValue())
-	if fn, ok := st.scripts[s.sum]; ok {
-		l.PushLightUserData(fn)
-	} else if reply := st.compile(dst, s); reply != nil {
-		return reply
+	c, ok := st.scripts[s.sum]
+	if ok {
+		l.PushLightUserData(c.fn)
+	} else if c, ok = st.compile(s); !ok {
+		return appendError(dst, c.err)
+	}
+	if c.shebang {
+		// A script declaring flags: Redis checks them before running.
+		if !c.noWrites && req.ReadOnly {
+			return appendError(dst, "ERR Can not execute a script with write flag using *_ro command.")
+		}
+		st.reqv.ReadOnly = st.reqv.ReadOnly || c.noWrites
 	}
 	st.setRunGlobals(req)
 	every := st.hookEvery
@@ -378,64 +388,137 @@ func (st *state) handlerValue() any {
 	return st.handler
 }
 
-// compile loads s and caches it; it returns an error reply or nil with the
-// function pushed.
-func (st *state) compile(dst []byte, s *Script) []byte {
+// compiled is a script compiled on one state, with its shebang flags.
+type compiled struct {
+	fn       any
+	shebang  bool // declared flags ("#!lua"): not in EVAL compatibility mode
+	noWrites bool
+	err      string // compile error reply text, when fn is nil
+}
+
+// compile loads s and caches it with the function pushed, or returns the
+// error reply text in c.err.
+func (st *state) compile(s *Script) (c compiled, ok bool) {
 	l := st.l
 	body := s.Body
-	skip, err := shebangLength(body)
+	skip, flags, err := parseShebang(body)
 	if err != "" {
-		return appendError(dst, err)
+		return compiled{err: err}, false
 	}
-	if e := l.Load(bytes.NewReader(body[skip:]), "@user_script", "t"); e != nil {
+	if e := st.load(body[skip:], "@user_script"); e != nil {
 		msg, _ := l.ToString(-1)
-		return appendError(dst, "ERR Error compiling script (new function): "+rewriteSyntaxError(msg))
+		l.Pop(1)
+		return compiled{err: "ERR Error compiling script (new function): " + msg}, false
 	}
 	if len(st.scripts) >= maxCachedScripts {
 		for k := range st.scripts {
 			delete(st.scripts, k)
 			l.PushNil()
-			l.SetField(lua.RegistryIndex, "f_"+fmt.Sprintf("%x", k))
+			l.SetField(lua.RegistryIndex, "f_"+hex.EncodeToString(k[:]))
 		}
 	}
-	st.scripts[s.sum] = l.ToValue(-1)
+	c = compiled{fn: l.ToValue(-1), shebang: skip > 0 || flags != nil, noWrites: contains(flags, "no-writes")}
+	st.scripts[s.sum] = c
 	l.PushValue(-1)
 	l.SetField(lua.RegistryIndex, "f_"+s.sha)
+	return c, true
+}
+
+// load compiles a text chunk as Lua 5.1 would, leaving the function or the
+// error message on the stack. Lua 5.1 in Redis parses a binary chunk as
+// text and fails on its first byte; go-lua in text mode has its own
+// message, so the 5.1 one is made here.
+func (st *state) load(chunk []byte, name string) error {
+	l := st.l
+	if len(chunk) > 0 && chunk[0] == 0x1b {
+		l.PushString(chunkID51(name) + ":1: unexpected symbol near 'char(27)'")
+		return lua.SyntaxError
+	}
+	if err := l.Load(bytes.NewReader(chunk), name, "t"); err != nil {
+		msg, _ := l.ToString(-1)
+		l.Pop(1)
+		l.PushString(rewriteSyntaxError(msg))
+		return err
+	}
 	return nil
 }
 
-// shebangLength validates a "#!lua flags=..." first line as Redis does and
+// chunkID51 is Lua 5.1's luaO_chunkid with LUA_IDSIZE 60.
+func chunkID51(source string) string {
+	const idSize = 60
+	switch {
+	case strings.HasPrefix(source, "="):
+		s := source[1:]
+		if len(s) > idSize-1 {
+			s = s[:idSize-1]
+		}
+		return cString(s)
+	case strings.HasPrefix(source, "@"):
+		s := cString(source[1:])
+		max := idSize - len(" '...' ") - 1
+		if len(s) > max {
+			return "..." + s[len(s)-max:]
+		}
+		return s
+	}
+	s := cString(source)
+	n := strings.IndexAny(s, "\n\r")
+	if n < 0 {
+		n = len(s)
+	}
+	max := idSize - len(" [string \"...\"] ") - 1
+	if n > max {
+		n = max
+	}
+	if n < len(s) {
+		return "[string \"" + s[:n] + "...\"]"
+	}
+	return "[string \"" + s + "\"]"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseShebang validates a "#!lua flags=..." first line as Redis does and
 // returns how many bytes to skip (the line feed is kept, so that line
-// numbers stay right) or Redis's error reply text.
-func shebangLength(body []byte) (int, string) {
+// numbers stay right), the declared flags, or Redis's error reply text.
+func parseShebang(body []byte) (skip int, flags []string, errMsg string) {
 	if !bytes.HasPrefix(body, []byte("#!")) {
-		return 0, ""
+		return 0, nil, ""
 	}
 	end := bytes.IndexByte(body, '\n')
 	if end < 0 {
-		return 0, "ERR Invalid script shebang"
+		return 0, nil, "ERR Invalid script shebang"
 	}
 	parts := splitArgs(string(body[:end]))
 	if len(parts) == 0 {
-		return 0, "ERR Invalid engine in script shebang"
+		return 0, nil, "ERR Invalid engine in script shebang"
 	}
 	if parts[0] != "#!lua" {
-		return 0, "ERR Unexpected engine in script shebang: " + parts[0]
+		return 0, nil, "ERR Unexpected engine in script shebang: " + parts[0]
 	}
+	flags = []string{}
 	for _, p := range parts[1:] {
-		flags, ok := cutPrefix(p, "flags=")
+		list, ok := cutPrefix(p, "flags=")
 		if !ok {
-			return 0, "ERR Unknown lua shebang option: " + p
+			return 0, nil, "ERR Unknown lua shebang option: " + p
 		}
-		for _, f := range splitComma(flags) {
+		for _, f := range splitComma(list) {
 			switch f {
 			case "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys":
+				flags = append(flags, f)
 			default:
-				return 0, "ERR Unexpected flag in script shebang: " + f
+				return 0, nil, "ERR Unexpected flag in script shebang: " + f
 			}
 		}
 	}
-	return end, ""
+	return end, flags, ""
 }
 
 func cutPrefix(s, p string) (string, bool) {
