@@ -442,6 +442,12 @@ func (s *Session) learnAuth() bool {
 		s.auth.Store(authYes)
 		return true
 	}
+	if s.replyOff || s.skipNext {
+		// The probe's reply would be suppressed. Assume authenticated:
+		// the upstream still refuses the command if not.
+		s.auth.Store(authYes)
+		return true
+	}
 	s.batch = append(s.batch, pending{kind: kindProbe})
 	s.up.out = appendCommand(s.up.out, [][]byte{[]byte("PING")})
 	return s.drain()
@@ -479,11 +485,25 @@ func (s *Session) serveHandler(argv [][]byte) bool {
 	}
 	s.srv.metrics.script.Inc()
 	suppressed := s.replyOff || s.skipNext
-	s.skipNext = false
 	var reply []byte
 	if s.Subscribed() && s.Proto() == 2 {
+		s.skipNext = false
 		reply = subscribedContextError(argv)
 	} else {
+		// CLIENT REPLY OFF or SKIP, forwarded earlier, would also silence
+		// the upstream's replies to the Handler's commands: use up a
+		// pending SKIP with a PING and lift OFF for the Handler's time.
+		if s.skipNext {
+			s.up.out = appendCommand(s.up.out, [][]byte{[]byte("PING")})
+			s.skipNext = false
+		}
+		if s.replyOff {
+			s.batch = append(s.batch, pending{kind: kindSwallow})
+			s.up.out = appendCommand(s.up.out, [][]byte{[]byte("CLIENT"), []byte("REPLY"), []byte("ON")})
+			defer func() {
+				s.up.out = appendCommand(s.up.out, [][]byte{[]byte("CLIENT"), []byte("REPLY"), []byte("OFF")})
+			}()
+		}
 		var ok bool
 		reply, ok = s.callHandler(argv)
 		if !ok {
@@ -562,7 +582,7 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 	case kindMulti:
 		s.maybeMulti = true
 	case kindExec:
-		if s.maybeMulti && equalFold(argv[0], "EXEC") {
+		if s.maybeMulti && !s.replyOff && equalFold(argv[0], "EXEC") {
 			// The transaction's SELECT takes effect at EXEC, and its
 			// confirmations arrive inside EXEC's reply: learn the database
 			// from CLIENT INFO, the subscriptions from the reply itself.

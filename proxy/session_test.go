@@ -258,13 +258,15 @@ func TestClientReply(t *testing.T) {
 	p := startProxy(t, rs.Addr, &stateHandler{})
 	c := p.dial(t)
 	for _, args := range [][]string{
-		{"CLIENT", "REPLY", "OFF"}, {"SET", "a", "1"}, {"EVAL", "state", "0"}, {"CLIENT", "REPLY", "ON"},
-		{"CLIENT", "REPLY", "SKIP"}, {"GET", "a"}, {"INCR", "a"},
+		{"CLIENT", "REPLY", "OFF"}, {"SET", "a", "1"}, {"EVAL", "state", "0"}, {"EVAL", "do", "0", "INCR", "a"},
+		{"CLIENT", "REPLY", "ON"},
+		{"CLIENT", "REPLY", "SKIP"}, {"EVAL", "do", "0", "INCR", "a"}, {"CLIENT", "REPLY", "SKIP"}, {"GET", "a"},
+		{"INCR", "a"},
 	} {
 		_ = c.Send(args...)
 	}
 	_ = c.Flush()
-	for _, w := range []string{"+OK\r\n", ":2\r\n"} {
+	for _, w := range []string{"+OK\r\n", ":4\r\n"} {
 		if got, err := c.Read(); err != nil || string(got) != w {
 			t.Fatalf("got %q, %v; want %q", got, err, w)
 		}
