@@ -28,6 +28,12 @@ func TestRESP3(t *testing.T) {
 			cmd("CONFIG", "GET", "maxmemory-policy"), cmd("COMMAND", "INFO", "GET"), cmd("COMMAND", "DOCS", "ECHO"),
 			cmd("ZADD", "z", "NaN", "x"), cmd("NOSUCH"), cmd("INCRBYFLOAT", "f", "0.1"), cmd("OBJECT", "HELP"),
 		}},
+		scenario{Name: "every reply type", Steps: debugProtocol()},
+		scenario{Name: "every reply type pipelined", Steps: []step{
+			{Cmd: []string{"HELLO", "3"}, Norm: harness.HelloID},
+			{Batch: [][]string{{"DEBUG", "PROTOCOL", "attrib"}, {"DEBUG", "PROTOCOL", "push"}, {"PING"}, {"DEBUG", "PROTOCOL", "map"}},
+				Read: 6, Note: "attrib and push replies are each followed by a real reply"},
+		}},
 		scenario{Name: "pipelined protocol switch", Steps: []step{
 			{Batch: [][]string{{"HGETALL", "h"}, {"HELLO", "3"}, {"HSET", "h", "a", "1"}, {"HGETALL", "h"}, {"HELLO", "2"}, {"HGETALL", "h"}},
 				Norm: harness.HelloID},
@@ -49,4 +55,22 @@ func TestRESP3(t *testing.T) {
 			cmd("GET", "b"), on(1, "MSET", "a", "1", "b", "2"), {Read: 1}, cmd("PING"),
 		}},
 	)
+}
+
+// debugProtocol asks for every RESP type with DEBUG PROTOCOL, in RESP2 and
+// then in RESP3, where attributes and pushes come before a real reply.
+func debugProtocol() []step {
+	types := []string{"string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push", "verbatim", "true", "false", "nosuch"}
+	var steps []step
+	for _, proto := range []string{"2", "3"} {
+		steps = append(steps, step{Cmd: []string{"HELLO", proto}, Norm: harness.HelloID})
+		for _, ty := range types {
+			st := cmd("DEBUG", "PROTOCOL", ty)
+			if proto == "3" && (ty == "attrib" || ty == "push") {
+				st.Read = 2
+			}
+			steps = append(steps, st)
+		}
+	}
+	return steps
 }
