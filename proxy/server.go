@@ -123,12 +123,14 @@ func (s *Server) SetHandler(h Handler) {
 }
 
 // Serve accepts connections on ln until Shutdown, which makes it return
-// ErrServerClosed.
+// ErrServerClosed. It closes ln when it returns.
 func (s *Server) Serve(ln net.Listener) error {
+	defer ln.Close()
+	s.mu.Lock()
 	if s.closing.Load() {
+		s.mu.Unlock()
 		return ErrServerClosed
 	}
-	s.mu.Lock()
 	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -202,8 +204,8 @@ func (s *Server) accept(c net.Conn) {
 // sessions. It waits at most until ctx is done or DrainTimeout has passed,
 // then closes whatever is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
 	s.mu.Lock()
+	s.closing.Store(true)
 	for ln := range s.lns {
 		_ = ln.Close()
 	}
