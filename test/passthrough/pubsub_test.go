@@ -35,6 +35,14 @@ func TestPubSub(t *testing.T) {
 			{Batch: [][]string{{"SUBSCRIBE", "c"}, {"PING"}}}, on(1, "PUBLISH", "c", "m"), {Read: 1},
 			{Batch: [][]string{{"UNSUBSCRIBE", "c"}, {"SET", "k", "v"}, {"GET", "k"}}},
 		}},
+		scenario{Name: "subscribe inside multi", Steps: []step{
+			cmd("MULTI"), cmd("SUBSCRIBE", "x", "y"), cmd("PING"), cmd("EXEC"), on(1, "PUBLISH", "x", "m"), {Read: 1},
+			cmd("PING"), {Cmd: []string{"UNSUBSCRIBE", "x", "y"}, Read: 2}, cmd("PING"),
+		}},
+		scenario{Name: "resp3 switch while subscribed", Steps: []step{
+			cmd("SUBSCRIBE", "x"), {Cmd: []string{"HELLO", "3"}, Norm: harness.HelloID}, on(1, "PUBLISH", "x", "m"), {Read: 1},
+			cmd("GET", "k"), {Cmd: []string{"HELLO", "2"}, Norm: harness.HelloID}, cmd("UNSUBSCRIBE", "x"), cmd("PING"),
+		}},
 		scenario{Name: "reset leaves subscriptions", Steps: []step{
 			cmd("SUBSCRIBE", "c"), cmd("RESET"), on(1, "PUBLISH", "c", "m"), cmd("PING"),
 		}},
