@@ -1,8 +1,15 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"flag"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +67,7 @@ func TestLoadPrecedence(t *testing.T) {
 }
 
 func TestLoadEverySetting(t *testing.T) {
-	ca := writeFile(t, "not checked as PEM here")
+	ca := writeFile(t, testCA(t))
 	args := []string{
 		"--listen", "0.0.0.0:7000",
 		"--upstream", "rediss://u:p@redis.example:7001/2",
@@ -232,6 +239,7 @@ func TestValidateErrors(t *testing.T) {
 		{[]string{"--upstream", "http://h:1"}, nil, `invalid setting upstream (from --upstream): upstream "http://h:1": scheme must be redis:// or rediss://`},
 		{nil, map[string]string{"LUAPROXY_UPSTREAM": "redis://u:hunter2@h:1/x"}, `invalid setting upstream (from LUAPROXY_UPSTREAM): upstream "redis://u:xxxxx@h:1/x": database "x" is not a number`},
 		{[]string{"--upstream-tls-ca-file", "/nonexistent/ca.pem", "--upstream", "rediss://h"}, nil, `invalid setting upstream-tls-ca-file (from --upstream-tls-ca-file): open /nonexistent/ca.pem: no such file or directory`},
+		{[]string{"--upstream-tls-ca-file", "config_test.go", "--upstream", "rediss://h"}, nil, `invalid setting upstream-tls-ca-file (from --upstream-tls-ca-file): config_test.go contains no PEM certificate`},
 		{[]string{"--upstream-tls-insecure"}, nil, `invalid setting upstream-tls-insecure (from --upstream-tls-insecure): is set but upstream is not rediss://`},
 		{[]string{"--upstream-dial-timeout", "0s"}, nil, `invalid setting upstream-dial-timeout (from --upstream-dial-timeout): 0s is not positive`},
 		{[]string{"--max-clients", "0"}, nil, `invalid setting max-clients (from --max-clients): 0 is not positive`},
@@ -347,4 +355,20 @@ func TestUpstreamString(t *testing.T) {
 			t.Errorf("%s: String() = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// testCA returns a freshly made self-signed certificate in PEM.
+func testCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

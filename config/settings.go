@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,7 +37,7 @@ func settings() []setting {
 	return []setting{
 		def("listen", "client address (host:port)", func(c *Config) *string { return &c.Listen }, parseString, checkAddr(false)),
 		def("upstream", "upstream Redis URL: redis://[user:pass@]host:port[/db] or rediss://", func(c *Config) *string { return &c.Upstream }, parseString, checkUpstream),
-		def("upstream-tls-ca-file", "PEM file of CAs that verify a rediss:// upstream", func(c *Config) *string { return &c.UpstreamTLSCAFile }, parseString, checkReadable),
+		def("upstream-tls-ca-file", "PEM file of CAs that verify a rediss:// upstream", func(c *Config) *string { return &c.UpstreamTLSCAFile }, parseString, checkCAFile),
 		def("upstream-tls-insecure", "skip verification of a rediss:// upstream's certificate (tests only)", func(c *Config) *bool { return &c.UpstreamTLSInsecure }, parseBool, nil),
 		def("upstream-dial-timeout", "bound on one upstream connection attempt (e.g. 5s)", func(c *Config) *time.Duration { return &c.UpstreamDialTimeout }, parseDuration, checkPositive[time.Duration]),
 		def("admin-listen", "HTTP address of /healthz, /readyz, /metrics; empty turns it off", func(c *Config) *string { return &c.AdminListen }, parseString, checkAddr(true)),
@@ -320,15 +321,19 @@ func checkUpstream(s string) error {
 	return err
 }
 
-func checkReadable(path string) error {
+// checkCAFile requires a readable file with at least one PEM certificate.
+func checkCAFile(path string) error {
 	if path == "" {
 		return nil
 	}
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	if !x509.NewCertPool().AppendCertsFromPEM(data) {
+		return fmt.Errorf("%s contains no PEM certificate", path)
+	}
+	return nil
 }
 
 func checkOneOf(choices ...string) func(string) error {
