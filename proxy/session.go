@@ -685,7 +685,7 @@ func (s *Session) streamRequest() error {
 			return
 		}
 		spec.route = routePass
-		u = s.beginStreamForward(spec, argv, hdr)
+		u = s.beginStreamForward(spec, count, argv, hdr)
 	}
 	for i := int64(0); i < count; i++ {
 		var n int64
@@ -776,16 +776,21 @@ func (s *Session) streamRequest() error {
 // beginStreamForward starts forwarding a streamed request whose header
 // (and possibly first argument) is in hdr. It returns nil if there is no
 // upstream connection, in which case the rest is read and dropped.
-func (s *Session) beginStreamForward(spec cmdSpec, argv [][]byte, hdr []byte) *UpstreamConn {
+func (s *Session) beginStreamForward(spec cmdSpec, count int64, argv [][]byte, hdr []byte) *UpstreamConn {
 	if s.up == nil && !s.redial() {
 		return nil
 	}
 	e := pending{kind: spec.kind}
 	switch spec.kind {
 	case kindSubscribe, kindPsubscribe, kindSsubscribe, kindUnsubscribe, kindPunsubscribe, kindSunsubscribe:
-		// Too unusual in a request this big to track; count one reply.
-		e.kind = kindPlain
-	case kindSelect, kindHello, kindAuth, kindReset, kindQuit, kindMonitor, kindClient:
+		// Many channels at once: one confirmation each.
+		e.arg = int(min(count-1, math.MaxInt32))
+		s.txSub = s.txSub || s.maybeMulti
+	case kindHello, kindAuth:
+		// Their replies alone say what changed.
+	default:
+		// The other watched commands take no argument this big: their
+		// reply is an error that changes nothing.
 		e.kind = kindPlain
 	}
 	suppressed := s.replyOff || s.skipNext

@@ -455,3 +455,36 @@ func TestConcurrentClients(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribeMany subscribes to more channels than fit in the read
+// buffer in one request, which takes the streaming path, and checks that
+// every confirmation is counted.
+func TestSubscribeMany(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startProxy(t, rs.Addr, &stateHandler{})
+	c := p.dial(t)
+	const n = 5000
+	args := []string{"SUBSCRIBE"}
+	for i := 0; i < n; i++ {
+		args = append(args, fmt.Sprintf("channel-with-a-long-name-%06d", i))
+	}
+	_ = c.Send(args...)
+	_ = c.Send("PING")
+	_ = c.Flush()
+	for i := 0; i < n; i++ {
+		if got, err := c.Read(); err != nil || !strings.Contains(string(got), "subscribe") {
+			t.Fatalf("confirmation %d: %q, %v", i, got, err)
+		}
+	}
+	if got, err := c.Read(); err != nil || string(got) != "*2\r\n$4\r\npong\r\n$0\r\n\r\n" {
+		t.Fatalf("PING: %q, %v", got, err)
+	}
+	rs.Dial(t).MustDo(t, "PUBLISH", args[n], "last")
+	_ = c.Send("PING")
+	_ = c.Flush()
+	for _, w := range []string{"*3\r\n$7\r\nmessage\r\n$31\r\n" + args[n] + "\r\n$4\r\nlast\r\n", "*2\r\n$4\r\npong\r\n$0\r\n\r\n"} {
+		if got, err := c.Read(); err != nil || string(got) != w {
+			t.Fatalf("got %q, %v; want %q", got, err, w)
+		}
+	}
+}
