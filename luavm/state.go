@@ -29,6 +29,9 @@ const (
 	killedMessage  = "ERR Script killed by user with SCRIPT KILL..."
 	timeoutMessage = "ERR Script killed by luaproxy: time limit exceeded..."
 	cancelMessage  = "ERR Script killed by luaproxy: request cancelled..."
+	// loadTimeoutMessage is Redis's: FUNCTION LOAD code gets 500 ms.
+	loadTimeoutMessage = "ERR FUNCTION LOAD timeout"
+	loadTimeout        = 500 * time.Millisecond
 )
 
 // state is one go-lua state with Redis's environment, used by one script at
@@ -57,6 +60,11 @@ type state struct {
 
 	hookFn    lua.Hook
 	hookEvery int
+	inLoad    atomic.Bool // running FUNCTION LOAD code: its own timeout text
+
+	fn      functionEnv                 // Redis Functions' environment
+	libs    map[[20]byte]map[string]any // libraries loaded here: name -> function
+	loading *libraryBuild               // the library FUNCTION LOAD is running
 
 	// handlers holds, innermost last, the handler of each pcall (nil) and
 	// xpcall running in the script.
@@ -114,6 +122,7 @@ func (st *state) init() error {
 		st.installBase(l)
 		st.installRedis(l)
 		st.sandbox(l)
+		st.buildFunctionEnv(l)
 		return 0
 	})
 	if err := l.ProtectedCall(0, 0, 0); err != nil {
@@ -298,47 +307,10 @@ func indexByte(s string, c byte) int {
 // run executes one script and appends its reply to dst.
 func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (out []byte) {
 	l := st.l
-	st.lim.Reset(st.vm.cfg.MemoryLimit)
-	st.reqv = *req
-	st.req, st.sha, st.resp, st.repl = &st.reqv, s.sha, 2, 3
-	st.boxSeq = 0
-	st.ticks, st.heapBase, st.killed = 0, 0, false
-	st.errInfo = errorInfo{}
-	st.handlers = st.handlers[:0]
-	st.inUserHandler = false
-	if st.env != nil {
-		st.env.Reset()
-	}
-	if d := st.vm.cfg.TimeLimit; d > 0 {
-		st.deadline.Store(time.Now().Add(d).UnixNano())
-	}
-	st.running.Store(true)
-	if ctx != nil && ctx.Done() != nil {
-		if ctx.Err() != nil {
-			st.lim.Interrupt(cancelMessage)
-		}
-		stop := context.AfterFunc(ctx, func() { st.lim.Interrupt(cancelMessage) })
+	if stop := st.begin(ctx, req, s.sha); stop != nil {
 		defer stop()
 	}
-	defer func() {
-		st.running.Store(false)
-		st.deadline.Store(0)
-		st.req, st.reqv = nil, Request{}
-		lua.SetDebugHook(l, nil, 0, 0)
-		if r := recover(); r != nil {
-			// A panic that go-lua did not turn into a Lua error: the state
-			// may be inconsistent, so it is not reused.
-			st.broken = true
-			st.vm.cfg.Logger.Error("luavm: panic while running a script",
-				zapString("sha", s.sha), zapAny("panic", r), zapString("stack", string(debug.Stack())))
-			out = appendError(dst, "ERR luaproxy: internal error while running script")
-			return
-		}
-		if l.Top() != 0 {
-			l.SetTop(0)
-		}
-		st.cleanup()
-	}()
+	defer st.guard(&out, dst)
 
 	// Push the message handler and the compiled function.
 	l.PushLightUserData(st.handlerValue())
@@ -356,20 +328,78 @@ func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (
 		st.reqv.ReadOnly = st.reqv.ReadOnly || c.noWrites
 	}
 	st.setRunGlobals(req)
+	return st.call(dst, 0)
+}
+
+// begin prepares the state for one run named name (a script's SHA1 or a
+// function's name, as error replies show it). It returns a function to
+// call when the run ends, or nil.
+func (st *state) begin(ctx context.Context, req *Request, name string) (stop func() bool) {
+	st.lim.Reset(st.vm.cfg.MemoryLimit)
+	st.reqv = *req
+	st.req, st.sha, st.resp, st.repl = &st.reqv, name, 2, 3
+	st.boxSeq = 0
+	st.ticks, st.heapBase, st.killed = 0, 0, false
+	st.errInfo = errorInfo{}
+	st.handlers = st.handlers[:0]
+	st.inUserHandler = false
+	if st.env != nil {
+		st.env.Reset()
+	}
+	if d := st.vm.cfg.TimeLimit; d > 0 {
+		st.deadline.Store(time.Now().Add(d).UnixNano())
+	}
+	st.running.Store(true)
+	if ctx != nil && ctx.Done() != nil {
+		if ctx.Err() != nil {
+			st.lim.Interrupt(cancelMessage)
+		}
+		return context.AfterFunc(ctx, func() { st.lim.Interrupt(cancelMessage) })
+	}
+	return nil
+}
+
+// guard ends a run: it must be deferred directly so that it can recover a
+// panic go-lua did not turn into a Lua error; such a state may be
+// inconsistent and is not reused.
+func (st *state) guard(out *[]byte, dst []byte) {
+	l := st.l
+	st.running.Store(false)
+	st.deadline.Store(0)
+	st.req, st.reqv = nil, Request{}
+	st.loading = nil
+	lua.SetDebugHook(l, nil, 0, 0)
+	if r := recover(); r != nil {
+		st.broken = true
+		st.vm.cfg.Logger.Error("luavm: panic while running a script",
+			zapString("script", st.sha), zapAny("panic", r), zapString("stack", string(debug.Stack())))
+		*out = appendError(dst, "ERR luaproxy: internal error while running script")
+		return
+	}
+	if l.Top() != 0 {
+		l.SetTop(0)
+	}
+	st.cleanup()
+}
+
+// call runs the function below nargs arguments, above the message handler
+// at slot 1, and converts its result.
+func (st *state) call(dst []byte, nargs int) []byte {
+	l := st.l
 	every := st.hookEvery
 	if every == 0 {
 		every = hookInstructions
 	}
 	lua.SetDebugHook(l, st.hookFn, lua.MaskCount, every)
-	if err := l.ProtectedCall(0, 1, 1); err != nil {
+	if err := l.ProtectedCall(nargs, 1, 1); err != nil {
 		return st.appendRunError(dst, err)
 	}
 	if msg, ok := st.lim.Interrupted(); ok {
 		// Killed while in Go code that swallowed the interrupt.
-		st.errInfo = errorInfo{msg: msg}
+		st.errInfo = errorInfo{set: true, msg: msg}
 		return st.appendRunError(dst, nil)
 	}
-	return luaresp.Append(dst, l, -1, st.resp, clientProto(req.Proto))
+	return luaresp.Append(dst, l, -1, st.resp, clientProto(st.req.Proto))
 }
 
 func clientProto(p int) int {
@@ -674,8 +704,9 @@ func (st *state) hook(l *lua.State, _ lua.Debug) {
 		st.raiseInterrupt(l, msg)
 	}
 	if d := st.deadline.Load(); d != 0 && time.Now().UnixNano() > d {
-		st.lim.Interrupt(timeoutMessage)
-		st.raiseInterrupt(l, timeoutMessage)
+		msg := st.timeoutMessage()
+		st.lim.Interrupt(msg)
+		st.raiseInterrupt(l, msg)
 	}
 	if limit := st.vm.cfg.MemoryLimit; limit > 0 && st.ticks%memoryCheckTicks == 0 {
 		metrics.Read(st.heap[:])
@@ -690,6 +721,13 @@ func (st *state) hook(l *lua.State, _ lua.Debug) {
 		}
 	}
 	st.ticks++
+}
+
+func (st *state) timeoutMessage() string {
+	if st.inLoad.Load() {
+		return loadTimeoutMessage
+	}
+	return timeoutMessage
 }
 
 func (st *state) raiseInterrupt(l *lua.State, msg string) {

@@ -209,7 +209,7 @@ func (vm *VM) watchdog() {
 			vm.mu.Lock()
 			for st := range vm.states {
 				if d := st.deadline.Load(); d != 0 && now.UnixNano() > d {
-					st.lim.Interrupt(timeoutMessage)
+					st.lim.Interrupt(st.timeoutMessage())
 				}
 			}
 			vm.mu.Unlock()
