@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -45,7 +46,8 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)})
 	m.upstreamUp = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "luaproxy_upstream_up", Help: "1 if the last upstream dial succeeded."})
-	m.reg.MustRegister(m.clients, m.clientsTotal, commands, m.upstreamErrors, m.dialSeconds, m.upstreamUp)
+	m.reg.MustRegister(m.clients, m.clientsTotal, commands, m.upstreamErrors, m.dialSeconds, m.upstreamUp,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
