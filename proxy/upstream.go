@@ -53,6 +53,7 @@ type replyState struct {
 	proto               int
 	nChan, nPat, nShard int
 	monitor             bool
+	authed              bool // the connection is known to be authenticated
 	special             bool // replies need a look before copying
 	cur                 []pending
 	idx, done           int
@@ -100,6 +101,12 @@ func (s *Session) replyLoop(u *UpstreamConn) {
 		first, _ := r.Peek(1)
 		if e != nil && !e.kind.watched() && !st.special && first[0] != '>' && first[0] != '|' {
 			// Fast path: an ordinary reply to an ordinary command.
+			if !st.authed && first[0] != '-' {
+				// Every command without a kind of its own needs an
+				// authenticated connection to succeed.
+				s.auth.Store(authYes)
+				st.authed = true
+			}
 			if err := s.copyToClient(st, r); err != nil {
 				s.replyFailed(st, u, err, st.counter.n > 0)
 				return
@@ -313,6 +320,7 @@ func (s *Session) applyReply(st *replyState, e *pending, h *replyHead) {
 			st.update(s)
 			s.multi.Store(false)
 			s.db.Store(int64(s.srv.up.DB))
+			st.authed = false
 			if s.srv.up.Password != "" {
 				s.auth.Store(authYes)
 			} else {
