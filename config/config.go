@@ -106,7 +106,8 @@ func (u Upstream) String() string {
 	case u.Password != "":
 		v.User = url.UserPassword(u.Username, "xxxxx")
 	case u.Username != "":
-		v.User = url.User(u.Username)
+		// user:@ keeps the name a user name (user@ is a password).
+		v.User = url.UserPassword(u.Username, "")
 	}
 	if u.DB != 0 {
 		v.Path = "/" + strconv.Itoa(u.DB)
@@ -137,6 +138,9 @@ func ParseUpstream(s string) (Upstream, error) {
 	}
 	if u.Opaque != "" || u.Hostname() == "" {
 		return Upstream{}, fmt.Errorf("upstream %q: no host", shown)
+	}
+	if h := u.Hostname(); !validHost(h) {
+		return Upstream{}, fmt.Errorf("upstream %q: host %q is not an IP address or host name", shown, h)
 	}
 	port := u.Port()
 	if port == "" {
@@ -169,13 +173,27 @@ func ParseUpstream(s string) (Upstream, error) {
 	return up, nil
 }
 
+// validHost accepts IP addresses and names made of letters, digits, dots,
+// dashes and underscores; url.Parse lets through hosts such as "]".
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // redactURL masks the password of a URL-like string, even one that
 // url.Parse rejects.
 func redactURL(s string) string {
 	rest := s
 	prefix := ""
-	if i := strings.Index(s, "://"); i >= 0 {
-		prefix, rest = s[:i+3], s[i+3:]
+	if i := strings.Index(s, "//"); i >= 0 {
+		prefix, rest = s[:i+2], s[i+2:]
 	}
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {

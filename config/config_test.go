@@ -305,6 +305,9 @@ func TestParseUpstream(t *testing.T) {
 		{in: "127.0.0.1:6379", err: `upstream "127.0.0.1:6379": first path segment in URL cannot contain colon`},
 		{in: "redis:h:1", err: `upstream "redis:h:1": no host`},
 		{in: "redis://", err: `no host`},
+		{in: "redis://::", err: `host ":" is not an IP address or host name`},
+		{in: "redis://]", err: `host "]" is not an IP address or host name`},
+		{in: "redis://h!x:1", err: `is not an IP address or host name`},
 		{in: "redis://:1", err: `no host`},
 		{in: "redis://h:1/x", err: `database "x" is not a number`},
 		{in: "redis://h:1/-1", err: `database "-1" is not a number`},
@@ -345,6 +348,7 @@ func TestUpstreamString(t *testing.T) {
 		{"redis://h:1", "redis://h:1"},
 		{"redis://u:secret@h:1/2", "redis://u:xxxxx@h:1/2"},
 		{"rediss://:secret@h:1", "rediss://:xxxxx@h:1"},
+		{"redis://alice:@h:1", "redis://alice:@h:1"},
 	}
 	for _, tt := range tests {
 		up, err := ParseUpstream(tt.in)
