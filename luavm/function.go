@@ -452,6 +452,8 @@ func (vm *VM) FCall(ctx context.Context, lib *Library, name string, req Request)
 
 func (st *state) fcall(dst []byte, ctx context.Context, fn any, name string, req *Request) (out []byte) {
 	l := st.l
+	st.isFunction.Store(true)
+	defer st.isFunction.Store(false)
 	if stop := st.begin(ctx, req, name); stop != nil {
 		defer stop()
 	}

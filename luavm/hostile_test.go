@@ -104,4 +104,27 @@ func TestKillAndCancel(t *testing.T) {
 	if got := string(vm.Eval(context.Background(), []byte("return 1"), req)); got != ":1\r\n" {
 		t.Errorf("after kill: %q", got)
 	}
+
+	// SCRIPT KILL's replies.
+	if got := string(vm.KillScripts(true)); got != "-NOTBUSY No scripts in execution right now.\r\n" {
+		t.Errorf("idle: %q", got)
+	}
+	go func() {
+		done <- string(vm.Eval(context.Background(), []byte("redis.call('set', 'x', 1) while true do end"), req))
+	}()
+	for vm.Running() == 0 {
+		runtime.Gosched()
+	}
+	for {
+		got := string(vm.KillScripts(true))
+		if strings.HasPrefix(got, "-UNKILLABLE ") {
+			break
+		}
+		runtime.Gosched() // the script has not reached its write yet
+	}
+	if got := string(vm.KillScripts(false)); !strings.HasPrefix(got, "-UNKILLABLE ") {
+		t.Errorf("FUNCTION KILL on an eval: %q", got)
+	}
+	vm.Kill()
+	<-done
 }

@@ -190,6 +190,9 @@ func (st *state) checkCommand(argv [][]byte) (errMsg string, known bool) {
 	if st.req.ReadOnly && info.flags&(cmdWrite|cmdMayReplicate) != 0 {
 		return "Write commands are not allowed from read-only scripts.", true
 	}
+	if info.flags&cmdWrite != 0 {
+		st.wrote.Store(true) // SCRIPT KILL refuses from now on
+	}
 	return "", true
 }
 

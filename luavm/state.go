@@ -72,22 +72,24 @@ type state struct {
 	inUserHandler bool
 
 	// Per-run data.
-	running  atomic.Bool
-	deadline atomic.Int64 // UnixNano, 0 for none
-	broken   bool
-	req      *Request // &reqv during a run
-	reqv     Request
-	arrays   [2]runArray // KEYS and ARGV
-	sha      string
-	resp     int // protocol chosen with redis.setresp
-	repl     int
-	ticks    int
-	heapBase uint64
-	killed   bool
-	errInfo  errorInfo
-	argv     [][]byte
-	numBuf   []byte
-	heap     [1]metrics.Sample
+	running    atomic.Bool
+	isFunction atomic.Bool  // the run is FCALL, not EVAL
+	wrote      atomic.Bool  // the run called a write command
+	deadline   atomic.Int64 // UnixNano, 0 for none
+	broken     bool
+	req        *Request // &reqv during a run
+	reqv       Request
+	arrays     [2]runArray // KEYS and ARGV
+	sha        string
+	resp       int // protocol chosen with redis.setresp
+	repl       int
+	ticks      int
+	heapBase   uint64
+	killed     bool
+	errInfo    errorInfo
+	argv       [][]byte
+	numBuf     []byte
+	heap       [1]metrics.Sample
 }
 
 func (vm *VM) newState() (st *state, err error) {
@@ -349,6 +351,7 @@ func (st *state) begin(ctx context.Context, req *Request, name string) (stop fun
 	if d := st.vm.cfg.TimeLimit; d > 0 {
 		st.deadline.Store(time.Now().Add(d).UnixNano())
 	}
+	st.wrote.Store(false)
 	st.running.Store(true)
 	if ctx != nil && ctx.Done() != nil {
 		if ctx.Err() != nil {

@@ -174,6 +174,46 @@ func (vm *VM) Kill() int {
 	return n
 }
 
+// KillScripts is SCRIPT KILL (eval true) or FUNCTION KILL (eval false):
+// it interrupts every running script of that kind that has not run a
+// write command yet and returns Redis's reply. With several scripts
+// running (Redis runs one at a time) the reply is +OK if any was killed.
+func (vm *VM) KillScripts(eval bool) []byte {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	running, sameKind, killed, wrote := 0, 0, 0, 0
+	for st := range vm.states {
+		if !st.running.Load() {
+			continue
+		}
+		running++
+		if st.wrote.Load() {
+			wrote++ // Redis checks this before the script's kind
+		}
+		if st.isFunction.Load() == eval {
+			continue
+		}
+		sameKind++
+		if !st.wrote.Load() {
+			st.lim.Interrupt(killedMessage)
+			killed++
+		}
+	}
+	switch {
+	case killed > 0:
+		return []byte("+OK\r\n")
+	case running == 0:
+		return []byte("-NOTBUSY No scripts in execution right now.\r\n")
+	case sameKind > 0 || wrote > 0:
+		return []byte("-UNKILLABLE Sorry the script already executed write commands against the dataset. " +
+			"You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n")
+	case eval:
+		return []byte("-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n")
+	default:
+		return []byte("-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n")
+	}
+}
+
 // Running reports how many scripts are running now.
 func (vm *VM) Running() int {
 	vm.mu.Lock()
