@@ -63,7 +63,11 @@ type Server struct {
 	ready    readiness
 }
 
-// New checks cfg and returns a Server that is ready to Serve.
+// New checks cfg and returns a Server that is ready to Serve. It uses
+// Upstream (and its TLS settings), UpstreamDialTimeout (0: 5s), MaxClients
+// (0: no limit), ClientIdleTimeout (0: never), ProtoMaxBulkLen (0: 512 MiB)
+// and DrainTimeout (0: only Shutdown's context bounds the drain). A nil
+// log discards everything.
 func New(cfg config.Config, log *zap.Logger) (*Server, error) {
 	if log == nil {
 		log = zap.NewNop()
