@@ -488,3 +488,59 @@ func TestSubscribeMany(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockingAndHello covers more blocking commands and the full HELLO
+// form through the proxy.
+func TestBlockingAndHello(t *testing.T) {
+	rs := redistest.Start(t)
+	if got := string(rs.Dial(t).MustDo(t, "ACL", "SETUSER", "u", "on", ">p", "~*", "&*", "+@all")); got != "+OK\r\n" {
+		t.Fatalf("ACL SETUSER: %q", got)
+	}
+	p := startProxy(t, rs.Addr, nil)
+	c := p.dial(t)
+	got := string(c.MustDo(t, "HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"))
+	if !strings.HasPrefix(got, "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n") || !strings.Contains(got, "$5\r\nproto\r\n:3\r\n") {
+		t.Fatalf("HELLO 3 AUTH SETNAME: %q", got)
+	}
+	if got := string(c.MustDo(t, "CLIENT", "GETNAME")); got != bulk("n") {
+		t.Fatalf("CLIENT GETNAME: %q", got)
+	}
+	if got := string(c.MustDo(t, "ACL", "WHOAMI")); got != bulk("u") {
+		t.Fatalf("ACL WHOAMI: %q", got)
+	}
+	other := rs.Dial(t)
+	steps := []struct {
+		args []string
+		wake []string // run on another connection once the command is sent
+		want string
+	}{
+		{[]string{"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}, []string{"XADD", "s", "1-1", "f", "v"},
+			"%1\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"},
+		{[]string{"BZPOPMIN", "z", "0"}, []string{"ZADD", "z", "1", "m"}, "*3\r\n$1\r\nz\r\n$1\r\nm\r\n,1\r\n"},
+		{[]string{"WAIT", "0", "10"}, nil, ":0\r\n"},
+	}
+	for _, st := range steps {
+		_ = c.Send(st.args...)
+		_ = c.Flush()
+		if st.wake != nil {
+			waitBlockedCmd(t, rs, strings.ToLower(st.args[0]))
+			other.MustDo(t, st.wake...)
+		}
+		if got, err := c.Read(); err != nil || string(got) != st.want {
+			t.Errorf("%v: %q, %v; want %q", st.args, got, err, st.want)
+		}
+	}
+}
+
+// waitBlockedCmd waits until redis-server reports a client blocked in cmd.
+func waitBlockedCmd(t *testing.T, rs *redistest.Server, cmd string) {
+	t.Helper()
+	admin := rs.Dial(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(admin.MustDo(t, "CLIENT", "LIST")), "cmd="+cmd) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached redis-server", cmd)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

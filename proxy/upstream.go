@@ -29,7 +29,10 @@ var errNotActive = errors.New("proxy: UpstreamConn.Do called outside Handler.Ser
 
 // Do sends one command to the upstream and returns its raw reply. It is
 // only valid while the Handler runs, from the Handler's goroutine; the
-// returned slice belongs to the caller.
+// returned slice belongs to the caller. The command must produce exactly
+// one reply (no SUBSCRIBE, MONITOR, CLIENT REPLY), and the Session does not
+// learn from it: a Handler that SELECTs another database must select the
+// session's DB() again before returning.
 func (u *UpstreamConn) Do(argv [][]byte) ([]byte, error) {
 	if u == nil || !u.active {
 		return nil, errNotActive
