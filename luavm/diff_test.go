@@ -153,6 +153,21 @@ func TestDifferential(t *testing.T) {
 		{script: "return redis.REDIS_VERSION"},
 		{script: "return redis.REDIS_VERSION_NUM"},
 
+		// Blocking commands never block in scripts.
+		{script: "return redis.call('blmpop', 0, 1, 'l', 'LEFT')"},
+		{script: "return redis.call('blmpop', 0, 1, 'l', 'LEFT')", proto: 3},
+		{script: "redis.call('rpush', 'l', 'a', 'b') return redis.call('blmpop', 0, 1, 'l', 'LEFT', 'COUNT', 5)"},
+		{script: "return redis.pcall('blmpop', -1, 1, 'l', 'LEFT')"},
+		{script: "return redis.pcall('blmpop', 'x', 1, 'l', 'LEFT')"},
+		{script: "return redis.pcall('blmpop', 1, 1, 'l', 'SIDEWAYS')"},
+		{script: "return redis.call('bzmpop', 0.5, 1, 'z', 'MIN')"},
+		{script: "redis.call('zadd', 'z', 1, 'a') return redis.call('bzmpop', 0, 1, 'z', 'MAX')"},
+		{script: "return redis.pcall('xread', 'BLOCK', 0, 'STREAMS', 's', '$')"},
+		{script: "return redis.pcall('XREAD', 'COUNT', 1, 'block', 0, 'STREAMS', 's', '$')"},
+		{script: "return redis.call('xread', 'STREAMS', 's', '0')"},
+		{script: "return redis.pcall('xreadgroup', 'GROUP', 'g', 'c', 'BLOCK', 0, 'STREAMS', 's', '>')"},
+		{script: "return redis.pcall('blpop', 'l', 0)"},
+
 		// Errors.
 		{script: "error('boom')"},
 		{script: "error('boom', 0)"},

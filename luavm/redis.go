@@ -138,6 +138,18 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 		}
 		return 1
 	}
+	var blockErr string
+	if known {
+		argv, blockErr = unblock(argv)
+	}
+	if blockErr != "" {
+		l.SetTop(0)
+		pushErrorTable(l, blockErr, true)
+		if raise {
+			st.raise(l)
+		}
+		return 1
+	}
 	reply, err := st.req.Caller.Call(argv, st.resp)
 	l.SetTop(0)
 	st.lim.Tick(l)
@@ -353,4 +365,50 @@ func redisStatusReply(l *lua.State) int {
 	l.PushValue(-2)
 	l.SetField(-2, "ok")
 	return 1
+}
+
+// unblock gives a blocking command the form it takes inside a script,
+// where Redis never blocks (CLIENT_DENY_BLOCKING): BLMPOP and BZMPOP act as
+// LMPOP and ZMPOP once their timeout is validated, and XREAD/XREADGROUP
+// refuse BLOCK. Sent as they are, they would block the upstream connection.
+// errReply is a "-ERR ..." command error.
+func unblock(argv [][]byte) (out [][]byte, errReply string) {
+	name := string(lowerInto(nil, argv[0]))
+	switch name {
+	case "blmpop", "bzmpop":
+		if msg := checkTimeout(argv[1]); msg != "" {
+			return nil, msg
+		}
+		out = make([][]byte, 0, len(argv)-1)
+		out = append(out, []byte(name[1:]))
+		return append(out, argv[2:]...), ""
+	case "xread", "xreadgroup":
+		for i := 1; i < len(argv)-1; i++ {
+			switch string(lowerInto(nil, argv[i])) {
+			case "block":
+				return nil, "-ERR " + cString(string(argv[0])) + " command is not allowed with BLOCK option from scripts"
+			case "streams":
+				return argv, ""
+			case "count":
+				i++
+			case "group":
+				i += 2
+			}
+		}
+	}
+	return argv, ""
+}
+
+// checkTimeout validates a blocking command's timeout in seconds as
+// getTimeoutFromObjectOrReply does.
+func checkTimeout(b []byte) string {
+	s := string(b)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || s == "" || s[0] == ' ' || s[len(s)-1] == ' ' || math.IsNaN(f) || math.IsInf(f, 0) {
+		return "-ERR timeout is not a float or out of range"
+	}
+	if math.Ceil(f*1000) < 0 {
+		return "-ERR timeout is negative"
+	}
+	return ""
 }
