@@ -160,6 +160,13 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 		}
 		return 1
 	}
+	if msg := aclScriptError(reply); msg != "" {
+		pushErrorTable(l, msg, true)
+		if raise {
+			st.raise(l)
+		}
+		return 1
+	}
 	if !known && bytes.HasPrefix(reply, []byte("-ERR unknown command '")) {
 		pushErrorTable(l, "Unknown Redis command called from script", true)
 		if raise {
@@ -409,6 +416,25 @@ func checkTimeout(b []byte) string {
 	}
 	if math.Ceil(f*1000) < 0 {
 		return "-ERR timeout is negative"
+	}
+	return ""
+}
+
+// aclScriptError turns the upstream's ACL refusal into the text Redis gives
+// a script for it (scriptVerifyACL), or returns "".
+func aclScriptError(reply []byte) string {
+	const prefix = "-NOPERM this user has no permissions to "
+	if !bytes.HasPrefix(reply, []byte(prefix)) {
+		return ""
+	}
+	rest := reply[len(prefix):]
+	switch {
+	case bytes.HasPrefix(rest, []byte("run the '")):
+		return "The user executing the script can't run this command or subcommand"
+	case bytes.HasPrefix(rest, []byte("access one of the keys")):
+		return "The user executing the script can't access at least one of the keys mentioned in the command arguments"
+	case bytes.HasPrefix(rest, []byte("access one of the channels")):
+		return "The user executing the script can't publish to the channel mentioned in the command"
 	}
 	return ""
 }

@@ -92,6 +92,20 @@ func (d *diffEnv) luavm(tb testing.TB, c evalCase) []byte {
 	})
 }
 
+// redisNoReset and luavmNoReset run a case without FLUSHALL first (for
+// connections whose user may not flush).
+func (d *diffEnv) redisNoReset(tb testing.TB, c evalCase) []byte {
+	args := []string{"EVAL", c.script, strconv.Itoa(len(c.keys))}
+	args = append(append(args, c.keys...), c.args...)
+	return d.direct[c.proto2()].MustDo(tb, args...)
+}
+
+func (d *diffEnv) luavmNoReset(tb testing.TB, c evalCase) []byte {
+	return d.vm.Eval(context.Background(), []byte(c.script), Request{
+		Keys: toBytes(c.keys), Args: toBytes(c.args), Proto: c.proto2(), Caller: d.caller,
+	})
+}
+
 func (d *diffEnv) reset(tb testing.TB, c evalCase) {
 	d.direct[2].MustDo(tb, "FLUSHALL")
 	d.direct[2].MustDo(tb, "SCRIPT", "FLUSH")
