@@ -4,8 +4,6 @@ import (
 	"io"
 
 	"github.com/Shopify/go-lua"
-
-	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
 // installBase installs the base functions whose behaviour is part of the
@@ -16,7 +14,6 @@ import (
 //     through the read-only proxies and refuse writes as Redis's read-only
 //     tables do;
 //   - load, loadstring: Lua 5.1's signatures, text chunks only;
-//   - collectgarbage, gcinfo: harmless (no process-wide GC from a script);
 //   - coroutine: go-lua has no coroutines, so every function but running
 //     raises an error.
 func (st *state) installBase(l *lua.State) {
@@ -31,8 +28,6 @@ func (st *state) installBase(l *lua.State) {
 		{Name: "next", Function: st.baseNext},
 		{Name: "loadstring", Function: st.baseLoadstring},
 		{Name: "load", Function: st.baseLoad},
-		{Name: "collectgarbage", Function: st.baseCollectgarbage},
-		{Name: "gcinfo", Function: st.baseGcinfo},
 		{Name: "__redis__err__handler", Function: st.baseErrHandler},
 	}
 	for _, f := range fns {
@@ -330,41 +325,3 @@ func (r *pieceReader) Read(p []byte) (int, error) {
 	r.rest = r.rest[n:]
 	return n, nil
 }
-
-// baseCollectgarbage accepts Lua 5.1's options without touching the Go
-// runtime: a script must not be able to force process-wide collections.
-func (st *state) baseCollectgarbage(l *lua.State) int {
-	opt := "collect"
-	if !l.IsNoneOrNil(1) {
-		if !l.IsString(1) {
-			checkType(l, "collectgarbage", 1, lua.TypeString)
-		}
-		opt = luaString(l, 1)
-	}
-	switch opt {
-	case "stop", "restart", "collect":
-		l.PushInteger(0)
-	case "count":
-		l.PushNumber(st.memoryKB())
-	case "step":
-		l.PushBoolean(false)
-	case "setpause", "setstepmul":
-		l.PushInteger(200)
-	default:
-		argError(l, "collectgarbage", 1, "invalid option '"+opt+"'")
-	}
-	return 1
-}
-
-func (st *state) baseGcinfo(l *lua.State) int {
-	l.PushInteger(int(st.memoryKB()))
-	return 1
-}
-
-// memoryKB is what collectgarbage("count") reports: a nominal base plus
-// what the script was charged for.
-func (st *state) memoryKB() float64 {
-	return 32 + float64(st.lim.Used())/1024
-}
-
-func itoa(n int) string { return luautil.FormatNumber(float64(n)) }

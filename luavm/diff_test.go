@@ -264,3 +264,23 @@ var knownDifferences = map[string]bool{
 	"local s = 'x' return s:nosuch()": true,
 	"return string.nosuch()":          true,
 }
+
+// TestRandomSequence checks that math.random continues one sequence across
+// scripts and states, as Redis's single generator does.
+func TestRandomSequence(t *testing.T) {
+	d := newDiffEnv(t, Config{PoolSize: 3})
+	for i, s := range []string{
+		"return tostring(math.random())",
+		"return math.random(100)",
+		"math.randomseed(7) return math.random(1000)",
+		"return {math.random(10), math.random(10), math.random(10)}",
+		"return tostring(math.random())",
+	} {
+		c := evalCase{script: s}
+		want := d.redisNoReset(t, c)
+		got := d.luavmNoReset(t, c)
+		if string(got) != string(want) {
+			t.Errorf("script %d %q:\n got %q\nwant %q", i, s, got, want)
+		}
+	}
+}

@@ -264,6 +264,8 @@ func (st *state) loadLibrary(body []byte) (fns map[string]any, infos []FunctionI
 	st.deadline.Store(time.Now().Add(loadTimeout).UnixNano())
 	st.inLoad.Store(true)
 	defer st.inLoad.Store(false)
+	st.env.AllowRandom(false) // as Redis: no run context while loading
+	defer st.env.AllowRandom(true)
 
 	l.PushLightUserData(st.handlerValue()) // slot 1, for pcall inside the code
 	if err := st.load(body, "@user_function"); err != nil {

@@ -174,7 +174,6 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 		}
 		return 1
 	}
-	st.lim.Charge(l, len(reply))
 	isErr, perr := luaresp.Push(l, reply)
 	if perr != nil {
 		l.SetTop(0)

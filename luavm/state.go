@@ -117,6 +117,7 @@ func (st *state) init() error {
 	l := st.l
 	l.PushGoFunction(func(l *lua.State) int {
 		st.env = stdlib.Open(l, &st.lim)
+		st.env.SetRand(st.vm.rand)
 		cjson.Open(l, &st.lim)
 		structlib.Open(l, &st.lim)
 		cmsgpack.Open(l, &st.lim)

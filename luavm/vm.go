@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/luaproxy/luaproxy/luavm/stdlib"
 )
 
 // Caller sends one command to Redis and returns its raw reply, in RESP2 or
@@ -35,12 +37,13 @@ type Config struct {
 	// runtime.GOMAXPROCS(0)*2. More states are created when more scripts
 	// run at once; those beyond PoolSize are dropped when they finish.
 	PoolSize int
-	// MemoryLimit is the per-script budget in bytes, default 256 MiB. It is
-	// exact for what luavm and its libraries allocate on a script's behalf
-	// (strings built by the string library, table.concat, cjson, cmsgpack,
-	// struct, replies of redis.call); tables and closures a script builds
-	// itself are only caught by a coarse check of the Go heap's live bytes
-	// every 8000 instructions, which is process-wide. Negative means none.
+	// MemoryLimit is the per-script budget in bytes, default 256 MiB. What
+	// the libraries allocate on a script's behalf (strings built by the
+	// string library, table.concat, cjson, cmsgpack, struct) is charged
+	// before it is allocated, cumulatively. Tables, closures and strings
+	// the VM itself builds are only caught by a coarse check of the Go
+	// heap's live bytes (as of the last GC, process-wide, so other work in
+	// the process counts too) every 8000 instructions. Negative means none.
 	// Exponential growth through the VM's own operators (s = s .. s) can
 	// outrun any check between two ticks: go-lua has no allocator hook.
 	MemoryLimit int64
@@ -79,6 +82,7 @@ type VM struct {
 	cfg        Config
 	versionNum int
 	logLevel   int
+	rand       *stdlib.Rand // math.random: one sequence for all states, as Redis has one
 	pool       chan *state
 
 	mu     sync.Mutex
@@ -115,6 +119,7 @@ func New(cfg Config) (*VM, error) {
 		logLevel:   2,
 		pool:       make(chan *state, cfg.PoolSize),
 		states:     make(map[*state]struct{}),
+		rand:       stdlib.NewRand(),
 	}
 	if cfg.LogLevel != nil {
 		vm.logLevel = *cfg.LogLevel
