@@ -1,12 +1,3 @@
-// Package luavm runs Redis scripts the way Redis 7.0.15 does, on go-lua
-// states instead of Redis's embedded Lua 5.1: the same sandbox and globals,
-// the same redis.* API, the same conversions and the same error texts, so
-// that a client cannot tell luaproxy's replies from a real Redis's.
-//
-// A VM keeps a pool of ready states. Each state has its libraries opened
-// once, caches compiled scripts by SHA1 and is reset between scripts so that
-// nothing one script does is visible to the next: globals and library tables
-// are read-only exactly where Redis makes them read-only.
 package luavm
 
 import (
