@@ -9,6 +9,9 @@ type pending struct {
 	// confirmations still expected by a (un)subscribe (-1: "all", not known
 	// until the first one arrives).
 	arg int
+	// silent marks a reply the client must not see (its command's reply
+	// was switched off) but the proxy reads for the session's state.
+	silent bool
 	// release, if set, runs once the reply has been delivered or has
 	// failed. It is where a forwarded command's shard locks will be let go.
 	release func()

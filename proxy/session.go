@@ -265,6 +265,11 @@ func (s *Session) readLoop() error {
 				keep := true
 				if !req.empty {
 					keep = s.dispatch(req.argv, buf[:req.n], req.inline)
+				} else if s.skipNext && s.up != nil {
+					// Redis lets an empty request use up CLIENT REPLY SKIP;
+					// the upstream must see it too.
+					s.up.out = append(s.up.out, "*0\r\n"...)
+					s.skipNext = false
 				}
 				_, _ = s.cr.Discard(req.n)
 				if !keep {
@@ -418,7 +423,9 @@ func (s *Session) protocolError(msg string) error {
 	if s.up != nil {
 		s.drain()
 	}
-	_ = s.writeLocal([]byte("-ERR " + msg + "\r\n"))
+	if !s.replyOff && !s.skipNext { // CLIENT REPLY silences this too
+		_ = s.writeLocal([]byte("-ERR " + msg + "\r\n"))
+	}
 	_ = s.flushClient()
 	s.log.Debug("client protocol error", zap.String("error", msg))
 	return errors.New(msg)
@@ -555,7 +562,8 @@ func subscribedContextError(argv [][]byte) []byte {
 func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) bool {
 	u := s.up
 	e := pending{kind: spec.kind}
-	suppressed := s.replyOff || s.skipNext
+	skipped := s.skipNext
+	suppressed := s.replyOff || skipped
 	s.skipNext = false
 	var extra []pending
 	var extraCmds [][][]byte
@@ -597,7 +605,14 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 		s.maybeMulti, s.txSelect, s.txSub = false, false, false
 	case kindReset:
 		s.maybeMulti, s.txSelect, s.txSub, s.replyOff = false, false, false, false
+		// RESET lifts CLIENT REPLY OFF before it replies, but a pending
+		// SKIP still hides +RESET. The proxy needs that reply to reset its
+		// state, so it uses the SKIP up with a PING and drops +RESET.
 		suppressed = false
+		if skipped {
+			u.out = appendCommand(u.out, [][]byte{[]byte("PING")})
+			e.silent = true
+		}
 		for _, cmd := range s.srv.handshake() {
 			extra = append(extra, pending{kind: kindSwallow})
 			extraCmds = append(extraCmds, cmd)
@@ -620,7 +635,8 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 			}
 		}
 	}
-	if !suppressed {
+	// Pub/sub confirmations reach the client even when replies are off.
+	if !suppressed || spec.kind.isSubscription() && e.arg != 0 {
 		if f := s.srv.onForward; f != nil {
 			e.release = f(s, argv)
 		}
@@ -795,7 +811,7 @@ func (s *Session) beginStreamForward(spec cmdSpec, count int64, argv [][]byte, h
 	}
 	suppressed := s.replyOff || s.skipNext
 	s.skipNext = false
-	if !suppressed {
+	if !suppressed || e.kind.isSubscription() && e.arg != 0 {
 		if f := s.srv.onForward; f != nil {
 			e.release = f(s, argv)
 		}

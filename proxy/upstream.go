@@ -161,10 +161,10 @@ func (s *Session) complete(st *replyState) {
 func (s *Session) handleReply(st *replyState, u *UpstreamConn, e *pending) error {
 	r := u.r
 	h := &st.head
+	st.counter.n, st.counter.err = 0, nil
 	if err := peekHead(r, h); err != nil {
 		return err
 	}
-	st.counter.n, st.counter.err = 0, nil
 	confirm := e != nil && e.kind.isSubscription() && (h.kind == '>' || h.kind == '*') &&
 		subscriptionKind(h.Name()) == e.kind
 	unsolicited := !confirm && (h.kind == '>' ||
@@ -237,7 +237,11 @@ func (s *Session) handleReply(st *replyState, u *UpstreamConn, e *pending) error
 		s.applyReply(st, e, h)
 		s.scanTransaction(st, st.infoSink)
 	default:
-		if err := s.copyToClient(st, r); err != nil {
+		if e.silent {
+			if err := copyReply(io.Discard, r); err != nil {
+				return err
+			}
+		} else if err := s.copyToClient(st, r); err != nil {
 			return err
 		}
 		s.applyReply(st, e, h)
@@ -370,7 +374,7 @@ func (s *Session) replyFailed(st *replyState, u *UpstreamConn, err error, midRep
 	clientGone := st.counter.err != nil
 	// After QUIT or the client's end of input the upstream closes; what
 	// it did not answer (a blocked command) gets no reply, as with Redis.
-	quit := s.quitting.Load() && (err == io.EOF || errors.Is(err, net.ErrClosed))
+	quit := s.quitting.Load() && (err == io.EOF || err == io.ErrUnexpectedEOF || errors.Is(err, net.ErrClosed))
 	switch {
 	case clientGone:
 		s.log.Debug("client write failed", zap.Error(err))
