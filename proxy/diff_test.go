@@ -152,7 +152,8 @@ func TestDifferentialRandom(t *testing.T) {
 		"*", "$", "\r", "\n", "\x00", "\"", "'", "x", " ", "*1\r\n", "$4\r\n", "PING", "*2\r\n$4\r\nECHO\r\n",
 		"*1\r\n$-1\r\n", "*1\r\n:1\r\n", "*x\r\n", "*1\rX", "$4\r\nPINGxy", "ECHO \"a\"b\r\n", "*11\r\n",
 		"CLIENT REPLY SKIP\r\n", "CLIENT REPLY OFF\r\n", "CLIENT REPLY ON\r\n", "MULTI\r\n", "EXEC\r\n",
-		"SELECT 1\r\n", "RESET\r\n", "UNSUBSCRIBE\r\n",
+		"SELECT 1\r\n", "RESET\r\n", "UNSUBSCRIBE\r\n", "SUBSCRIBE a b\r\n", "PSUBSCRIBE p*\r\n",
+		"PUNSUBSCRIBE\r\n", "DISCARD\r\n", "WATCH k\r\n", "QUIT\r\n", "SUBSCRIBE\r\n", "UNSUBSCRIBE a\r\n",
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 3000; i++ {

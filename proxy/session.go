@@ -56,21 +56,22 @@ type Session struct {
 	upNet   net.Conn
 
 	// Request side (the session's own goroutine).
-	up         *UpstreamConn
-	q          replyQueue
-	parser     requestParser
-	batch      []pending
-	passCount  int
-	replyDone  chan struct{}
-	downErr    error
-	nextDial   time.Time
-	backoff    time.Duration
-	dialCh     chan dialResult
-	replyOff   bool // CLIENT REPLY OFF
-	skipNext   bool // CLIENT REPLY SKIP
-	maybeMulti bool // a MULTI was forwarded and no EXEC/DISCARD/RESET since
-	txSelect   bool // a SELECT was forwarded inside that transaction
-	txSub      bool // a (un)subscribe was forwarded inside that transaction
+	up          *UpstreamConn
+	q           replyQueue
+	parser      requestParser
+	batch       []pending
+	passCount   int
+	replyDone   chan struct{}
+	downErr     error
+	nextDial    time.Time
+	backoff     time.Duration
+	dialCh      chan dialResult
+	replyOff    bool // CLIENT REPLY OFF
+	skipNext    bool // CLIENT REPLY SKIP
+	maybeMulti  bool // a MULTI was forwarded and no EXEC/DISCARD/RESET since
+	txSelect    bool // a SELECT was forwarded inside that transaction
+	txSub       bool // a (un)subscribe was forwarded inside that transaction
+	ignoreInput bool // after a silenced QUIT: read and drop until the client goes
 
 	// State learnt from replies (written by the reply goroutine).
 	db       atomic.Int64
@@ -246,6 +247,13 @@ func (s *Session) redial() bool {
 // connection ends.
 func (s *Session) readLoop() error {
 	for {
+		if s.ignoreInput {
+			_, _ = s.cr.Discard(s.cr.Buffered())
+			if err := s.fill(); err != nil {
+				return err
+			}
+			continue
+		}
 		buf, _ := s.cr.Peek(s.cr.Buffered())
 		if len(buf) > 0 {
 			req, ok, perr := s.parser.parse(buf, s.auth.Load() != authYes)
@@ -619,9 +627,22 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 		}
 	case kindQuit:
 		s.quitting.Store(true)
-		suppressed = false
+		if suppressed {
+			// Redis swallows QUIT's +OK and leaves the connection open,
+			// ignoring input, until the client goes.
+			s.ignoreInput = true
+		}
 	case kindClient:
-		if len(argv) == 3 && equalFold(argv[1], "REPLY") && !s.maybeMulti {
+		if len(argv) == 3 && equalFold(argv[1], "REPLY") {
+			// Whether CLIENT REPLY takes effect depends on the state after
+			// every earlier command (a transaction queues it, RESP2 pub/sub
+			// refuses it): wait for their replies. It is rare.
+			if !s.drain() {
+				return false
+			}
+			if s.multi.Load() || s.Subscribed() && s.Proto() == 2 || s.auth.Load() == authNo {
+				break
+			}
 			switch {
 			case equalFold(argv[2], "OFF"):
 				s.replyOff, suppressed = true, true
@@ -652,7 +673,7 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 		s.batch = append(s.batch, extra[i])
 		u.out = appendCommand(u.out, cmd)
 	}
-	if spec.kind == kindQuit {
+	if spec.kind == kindQuit && !s.ignoreInput {
 		s.drain()
 		_ = s.flushClient()
 		return false
