@@ -179,9 +179,9 @@ func (vm *VM) LoadLibrary(code []byte) (*Library, []byte) {
 	if errMsg != "" {
 		return nil, appendError(nil, "ERR "+errMsg)
 	}
-	st, err := vm.get()
+	st, err := vm.get(context.Background())
 	if err != nil {
-		return nil, appendError(nil, "ERR luaproxy: cannot create a Lua state: "+err.Error())
+		return nil, appendError(nil, "ERR luaproxy: no Lua state available: "+err.Error())
 	}
 	defer vm.put(st)
 	lib := &Library{Name: name, Code: code, sum: sha1.Sum(code)}
@@ -435,9 +435,9 @@ func (vm *VM) FCall(ctx context.Context, lib *Library, name string, req Request)
 		return appendError(nil, "ERR Can not execute a script with write flag using *_ro command.")
 	}
 	req.ReadOnly = req.ReadOnly || info.noWrites()
-	st, err := vm.get()
+	st, err := vm.get(ctx)
 	if err != nil {
-		return appendError(nil, "ERR luaproxy: cannot create a Lua state: "+err.Error())
+		return appendError(nil, "ERR luaproxy: no Lua state available: "+err.Error())
 	}
 	defer vm.put(st)
 	fns, ok := st.libs[lib.sum]

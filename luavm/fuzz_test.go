@@ -46,7 +46,7 @@ func FuzzEval(f *testing.F) {
 
 // TestConcurrentEval runs scripts from many goroutines on a small pool.
 func TestConcurrentEval(t *testing.T) {
-	vm, err := New(Config{PoolSize: 2})
+	vm, err := New(Config{PoolSize: 2, MaxStates: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,9 @@ type Config struct {
 	// runtime.GOMAXPROCS(0)*2. More states are created when more scripts
 	// run at once; those beyond PoolSize are dropped when they finish.
 	PoolSize int
+	// MaxStates bounds the states alive at once (idle and running); a
+	// script arriving when all are busy waits for one. 0 means 1024.
+	MaxStates int
 	// MemoryLimit is the per-script budget in bytes, default 256 MiB. What
 	// the libraries allocate on a script's behalf (strings built by the
 	// string library, table.concat, cjson, cmsgpack, struct) is charged
@@ -88,6 +91,12 @@ type VM struct {
 func New(cfg Config) (*VM, error) {
 	if cfg.PoolSize <= 0 {
 		cfg.PoolSize = runtime.GOMAXPROCS(0) * 2
+	}
+	if cfg.MaxStates <= 0 {
+		cfg.MaxStates = 1024
+	}
+	if cfg.MaxStates < cfg.PoolSize {
+		cfg.MaxStates = cfg.PoolSize
 	}
 	if cfg.MemoryLimit == 0 {
 		cfg.MemoryLimit = DefaultMemoryLimit
@@ -253,12 +262,27 @@ func (vm *VM) watchdog() {
 	}
 }
 
-func (vm *VM) get() (*state, error) {
+func (vm *VM) get(ctx context.Context) (*state, error) {
 	select {
 	case st := <-vm.pool:
 		return st, nil
 	default:
+	}
+	vm.mu.Lock()
+	room := len(vm.states) < vm.cfg.MaxStates
+	vm.mu.Unlock()
+	if room {
 		return vm.newState()
+	}
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case st := <-vm.pool:
+		return st, nil
+	case <-done:
+		return nil, ctx.Err()
 	}
 }
 
@@ -329,9 +353,9 @@ func (vm *VM) Run(ctx context.Context, s *Script, req Request) []byte {
 
 // AppendRun is Run appending the reply to dst.
 func (vm *VM) AppendRun(dst []byte, ctx context.Context, s *Script, req Request) []byte {
-	st, err := vm.get()
+	st, err := vm.get(ctx)
 	if err != nil {
-		return appendError(dst, "ERR luaproxy: cannot create a Lua state: "+err.Error())
+		return appendError(dst, "ERR luaproxy: no Lua state available: "+err.Error())
 	}
 	defer vm.put(st)
 	return st.run(dst, ctx, s, &req)
