@@ -236,6 +236,9 @@ func TestDifferential(t *testing.T) {
 		{script: "local i = 0 return load(function() i = i + 1 if i == 1 then return 'return 5' end end)()"},
 		{script: "return loadstring('x = 1')()"},
 		{script: "local function f() return 1 + f() end return f()"},
+		{script: "local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end return f(15000)"},
+		{script: "local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end return f(25000)"},
+		{script: "local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end return {pcall(f, 25000)}"},
 		{script: "local t = setmetatable({}, {__index=function(t,k) return t[k] end}) return t.x"},
 	}
 	same := 0

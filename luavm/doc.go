@@ -23,10 +23,10 @@
 //   - go-lua names the culprit of some runtime errors differently: "local
 //     'x'" where Lua 5.1 says "field 'x'", and no name at all for calls of
 //     a nil field or method ("attempt to call a nil value").
-//   - Lua recursion ends in "stack overflow" at go-lua's limit of a
-//     million stack slots rather than Lua 5.1's 20000 calls (a deep but
-//     finite recursion can succeed where Redis fails); the state is then
-//     replaced, because go-lua keeps its emergency stack.
+//   - Lua 5.1's limit of 20000 nested calls is checked at every hook tick
+//     (1000 instructions), so a recursion can go a few hundred frames past
+//     it before "stack overflow"; go-lua's own limit (a million stack
+//     slots, hundreds of MB) is never reached by plain recursion.
 //   - coroutines do not exist in go-lua: coroutine.running() returns nil
 //     and the other coroutine functions raise an error.
 //   - error({}) (a table without err) crashes Redis 7.0.15; luavm answers

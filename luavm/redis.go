@@ -126,9 +126,9 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 		st.raiseError(l, "redis.call/pcall can only be called inside a script invocation")
 	}
 	argv, errMsg := st.buildArgv(l)
-	known := false
+	known, blocking := false, false
 	if errMsg == "" {
-		errMsg, known = st.checkCommand(argv)
+		errMsg, known, blocking = st.checkCommand(argv)
 	}
 	if errMsg != "" {
 		l.SetTop(0)
@@ -139,7 +139,7 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 		return 1
 	}
 	var blockErr string
-	if known {
+	if blocking {
 		argv, blockErr = unblock(argv)
 	}
 	if blockErr != "" {
@@ -190,28 +190,28 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 // existence and arity, commands scripts may not run, writes from read-only
 // scripts. Commands unknown to Redis 7.0.15's table (modules) go to the
 // upstream unchecked.
-func (st *state) checkCommand(argv [][]byte) (errMsg string, known bool) {
+func (st *state) checkCommand(argv [][]byte) (errMsg string, known, blocking bool) {
 	info, known, ok := lookupCommand(argv)
 	if !known {
-		return "", false
+		return "", false, false
 	}
 	if !ok {
-		return "Unknown Redis command called from script", true
+		return "Unknown Redis command called from script", true, false
 	}
 	argc := len(argv)
 	if (info.arity > 0 && info.arity != argc) || argc < -info.arity {
-		return "Wrong number of args calling Redis command from script", true
+		return "Wrong number of args calling Redis command from script", true, false
 	}
 	if info.flags&cmdNoScript != 0 {
-		return "This Redis command is not allowed from script", true
+		return "This Redis command is not allowed from script", true, false
 	}
 	if st.req.ReadOnly && info.flags&(cmdWrite|cmdMayReplicate) != 0 {
-		return "Write commands are not allowed from read-only scripts.", true
+		return "Write commands are not allowed from read-only scripts.", true, false
 	}
 	if info.flags&cmdWrite != 0 {
 		st.wrote.Store(true) // SCRIPT KILL refuses from now on
 	}
-	return "", true
+	return "", true, info.flags&cmdBlocking != 0
 }
 
 // lookupCommand finds argv's command as Redis's lookupCommand does. known

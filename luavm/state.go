@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,8 @@ const (
 	// loadTimeoutMessage is Redis's: FUNCTION LOAD code gets 500 ms.
 	loadTimeoutMessage = "ERR FUNCTION LOAD timeout"
 	loadTimeout        = 500 * time.Millisecond
+	// maxCallDepth is Lua 5.1's LUAI_MAXCALLS, checked at every hook tick.
+	maxCallDepth = 20000
 )
 
 // state is one go-lua state with Redis's environment, used by one script at
@@ -383,7 +386,30 @@ func (st *state) guard(out *[]byte, dst []byte) {
 	if l.Top() != 0 {
 		l.SetTop(0)
 	}
+	if st.ticks > 0 || st.lim.Used() > staleClearBytes {
+		st.clearStaleStack()
+	}
 	st.cleanup()
+}
+
+// staleClearBytes is how much a short script must have allocated through
+// the libraries for clearStaleStack to run after it.
+const staleClearBytes = 64 << 10
+
+// clearStaleStack overwrites the stack slots a finished run used: go-lua
+// leaves values above the top in place, so an idle state would keep the
+// last script's big tables and strings reachable (and the process-wide
+// heap check would count them against the next script).
+func (st *state) clearStaleStack() {
+	l := st.l
+	const slots = 1024
+	if !l.CheckStack(slots) {
+		return
+	}
+	for i := 0; i < slots; i++ {
+		l.PushNil()
+	}
+	l.SetTop(0)
 }
 
 // call runs the function below nargs arguments, above the message handler
@@ -711,6 +737,14 @@ func (st *state) hook(l *lua.State, _ lua.Debug) {
 		msg := st.timeoutMessage()
 		st.lim.Interrupt(msg)
 		st.raiseInterrupt(l, msg)
+	}
+	if _, deep := lua.Stack(l, maxCallDepth); deep {
+		// Lua 5.1 stops at LUAI_MAXCALLS frames; go-lua would go on to a
+		// million stack slots (and hundreds of MB).
+		f, _ := lua.Stack(l, 0)
+		ar := frameInfo(l, f)
+		l.PushString(chunkID51(ar.Source) + ":" + strconv.Itoa(ar.CurrentLine) + ": stack overflow")
+		l.Error()
 	}
 	if limit := st.vm.cfg.MemoryLimit; limit > 0 && st.ticks%memoryCheckTicks == 0 {
 		metrics.Read(st.heap[:])
