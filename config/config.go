@@ -55,6 +55,20 @@ type Config struct {
 	// DrainTimeout bounds how long shutdown waits for in-flight requests.
 	DrainTimeout time.Duration `yaml:"drain-timeout"`
 
+	// LuaPoolSize is how many Lua states are kept ready for scripts; 0
+	// means twice the number of CPUs.
+	LuaPoolSize int `yaml:"lua-pool-size"`
+	// LuaMemoryLimit is each script's memory budget in bytes; 0 means
+	// none.
+	LuaMemoryLimit int64 `yaml:"lua-memory-limit"`
+	// LuaTimeLimit ends a script that runs longer with an error; 0 means
+	// never, as Redis never ends a script by time (it answers BUSY to
+	// other clients and waits for SCRIPT KILL).
+	LuaTimeLimit time.Duration `yaml:"lua-time-limit"`
+	// ScriptCacheSize bounds the scripts added by EVAL that EVALSHA can
+	// find, least recently used first out; SCRIPT LOAD-ed scripts are kept.
+	ScriptCacheSize int `yaml:"script-cache-size"`
+
 	// origins records where each non-default setting came from, for
 	// error messages. It is a pointer so that Config stays comparable.
 	origins *origins
@@ -72,6 +86,8 @@ func Default() Config {
 		MaxClients:          10000,
 		ProtoMaxBulkLen:     512 << 20,
 		DrainTimeout:        10 * time.Second,
+		LuaMemoryLimit:      256 << 20,
+		ScriptCacheSize:     500,
 	}
 }
 

@@ -82,6 +82,10 @@ func TestLoadEverySetting(t *testing.T) {
 		"--client-idle-timeout", "1m",
 		"--proto-max-bulk-len", "2mb",
 		"--drain-timeout", "0.5s",
+		"--lua-pool-size", "3",
+		"--lua-memory-limit", "64mb",
+		"--lua-time-limit", "2s",
+		"--script-cache-size", "50",
 	}
 	cfg, err := Load(args, env(nil))
 	if err != nil {
@@ -92,6 +96,7 @@ func TestLoadEverySetting(t *testing.T) {
 		UpstreamTLSCAFile: ca, UpstreamTLSInsecure: true, UpstreamDialTimeout: 1500 * time.Millisecond,
 		AdminListen: "", Pprof: true, LogLevel: "debug", LogFormat: "console", MaxClients: 12,
 		ClientIdleTimeout: time.Minute, ProtoMaxBulkLen: 2 << 20, DrainTimeout: 500 * time.Millisecond,
+		LuaPoolSize: 3, LuaMemoryLimit: 64 << 20, LuaTimeLimit: 2 * time.Second, ScriptCacheSize: 50,
 	}
 	cfg.origins = nil
 	if cfg != want {
@@ -144,6 +149,10 @@ max-clients: 3
 client-idle-timeout: 0
 proto-max-bulk-len: 1gb
 drain-timeout: 1m30s
+lua-pool-size: 0
+lua-memory-limit: 0
+lua-time-limit: 100ms
+script-cache-size: 10000
 `)
 	cfg, err := Load([]string{"--config=" + file}, env(nil))
 	if err != nil {
@@ -156,6 +165,7 @@ drain-timeout: 1m30s
 		Listen: "[::1]:7000", Upstream: "redis://:secret@10.0.0.1:7001", UpstreamDialTimeout: 2 * time.Second,
 		Pprof: true, LogLevel: "error", LogFormat: "console", MaxClients: 3,
 		ProtoMaxBulkLen: 1 << 30, DrainTimeout: 90 * time.Second,
+		LuaTimeLimit: 100 * time.Millisecond, ScriptCacheSize: 10000,
 	}
 	cfg.origins = nil
 	if cfg != want {

@@ -48,6 +48,10 @@ func settings() []setting {
 		def("client-idle-timeout", "close clients idle this long; 0 never does", func(c *Config) *time.Duration { return &c.ClientIdleTimeout }, parseDuration, checkNonNegative[time.Duration]),
 		def("proto-max-bulk-len", "largest bulk string a client may send (bytes, or 512mb, 1gb)", func(c *Config) *int64 { return &c.ProtoMaxBulkLen }, parseSize, checkAtLeast(int64(1<<20), "1mb")),
 		def("drain-timeout", "how long shutdown waits for in-flight requests", func(c *Config) *time.Duration { return &c.DrainTimeout }, parseDuration, checkPositive[time.Duration]),
+		def("lua-pool-size", "Lua states kept ready for scripts; 0 means twice the CPUs", func(c *Config) *int { return &c.LuaPoolSize }, parseInt, checkNonNegative[int]),
+		def("lua-memory-limit", "memory budget of one script (bytes, or 256mb); 0 means none", func(c *Config) *int64 { return &c.LuaMemoryLimit }, parseSize, checkNonNegative[int64]),
+		def("lua-time-limit", "end scripts running longer with an error; 0 never does, as Redis", func(c *Config) *time.Duration { return &c.LuaTimeLimit }, parseDuration, checkNonNegative[time.Duration]),
+		def("script-cache-size", "scripts added by EVAL kept for EVALSHA (SCRIPT LOAD-ed ones are all kept)", func(c *Config) *int { return &c.ScriptCacheSize }, parseInt, checkPositive[int]),
 	}
 }
 
