@@ -75,7 +75,7 @@ func (st *state) messageHandler(l *lua.State) int {
 	st.noteError(l)
 	if l.TypeOf(1) == lua.TypeString {
 		s, _ := l.ToString(1)
-		if r := rewriteMessage(s); r != s {
+		if r := fieldNotLocal(rewriteMessage(s), st.body); r != s {
 			l.PushString(r)
 			l.Replace(1)
 		}
@@ -372,4 +372,79 @@ func formatRedisError(msg string) string {
 	}
 	msg = strings.Trim(msg, "\r\n")
 	return code + " " + msg
+}
+
+// fieldNotLocal fixes go-lua's kind for a value loaded from a table field:
+// go-lua says "local 'k'" where Lua 5.1 says "field 'k'". A real local is
+// reported as local by both, so the text is changed only when the script
+// declares no local, parameter or loop variable called k anywhere.
+func fieldNotLocal(msg string, body []byte) string {
+	i := strings.Index(msg, " local '")
+	if i < 0 || body == nil || !strings.Contains(msg, "attempt to ") {
+		return msg
+	}
+	rest := msg[i+len(" local '"):]
+	j := strings.IndexByte(rest, '\'')
+	if j <= 0 || rest[0] == '(' || !strings.HasPrefix(rest[j:], "' (a ") {
+		return msg
+	}
+	if declaresName(string(body), rest[:j]) {
+		return msg
+	}
+	return msg[:i] + " field '" + rest
+}
+
+// declaresName reports whether src may declare name as a local variable:
+// after "local" or "for" on the same statement, or in a function's
+// parameter list. It errs on the side of yes.
+func declaresName(src, name string) bool {
+	for _, kw := range []string{"local", "for", "function"} {
+		for off := 0; ; {
+			k := indexWord(src[off:], kw)
+			if k < 0 {
+				break
+			}
+			start := off + k + len(kw)
+			end := start
+			stop := "=\n;"
+			if kw == "function" {
+				stop = ")"
+			} else if kw == "for" {
+				stop = "=\n"
+			}
+			for end < len(src) && !strings.ContainsRune(stop, rune(src[end])) {
+				end++
+			}
+			if kw == "for" && end < len(src) && src[end] == '\n' {
+				// "for k, v in ..." ends at "in"
+				if in := indexWord(src[start:end], "in"); in >= 0 {
+					end = start + in
+				}
+			}
+			if indexWord(src[start:end], name) >= 0 {
+				return true
+			}
+			off = start
+		}
+	}
+	return false
+}
+
+// indexWord finds word in s as a whole identifier.
+func indexWord(s, word string) int {
+	isIdent := func(c byte) bool {
+		return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	for off := 0; ; {
+		i := strings.Index(s[off:], word)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		end := i + len(word)
+		if (i == 0 || !isIdent(s[i-1])) && (end == len(s) || !isIdent(s[end])) {
+			return i
+		}
+		off = i + 1
+	}
 }

@@ -449,6 +449,7 @@ func (vm *VM) FCall(ctx context.Context, lib *Library, name string, req Request)
 		}
 		st.libs[lib.sum] = fns
 	}
+	st.body = lib.Code
 	return st.fcall(nil, ctx, fns[name], name, &req)
 }
 

@@ -75,6 +75,7 @@ type state struct {
 	inUserHandler bool
 
 	// Per-run data.
+	body       []byte // the running script's source, for error texts
 	running    atomic.Bool
 	isFunction atomic.Bool  // the run is FCALL, not EVAL
 	wrote      atomic.Bool  // the run called a write command
@@ -317,6 +318,7 @@ func (st *state) run(dst []byte, ctx context.Context, s *Script, req *Request) (
 		defer stop()
 	}
 	defer st.guard(&out, dst)
+	st.body = s.Body
 
 	// Push the message handler and the compiled function.
 	l.PushLightUserData(st.handlerValue())
@@ -374,7 +376,7 @@ func (st *state) guard(out *[]byte, dst []byte) {
 	st.running.Store(false)
 	st.deadline.Store(0)
 	st.req, st.reqv = nil, Request{}
-	st.loading = nil
+	st.loading, st.body = nil, nil
 	lua.SetDebugHook(l, nil, 0, 0)
 	if r := recover(); r != nil {
 		st.broken = true
