@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/luaproxy/luaproxy/config"
+	"github.com/luaproxy/luaproxy/luavm"
 	"github.com/luaproxy/luaproxy/proxy"
 )
 
@@ -100,6 +101,11 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 	if err != nil {
 		return fmt.Errorf("create proxy: %w", err)
 	}
+	vm, err := newScripting(cfg, srv, log)
+	if err != nil {
+		return err
+	}
+	defer vm.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -172,6 +178,42 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 	}
 	log.Info("luaproxy stopped")
 	return nil
+}
+
+// newScripting creates the Lua VM from cfg and installs the handler that
+// runs scripts with it on srv. Scripts see the upstream's version in
+// redis.REDIS_VERSION; if the upstream cannot tell now, luavm's default.
+func newScripting(cfg config.Config, srv *proxy.Server, log *zap.Logger) (*luavm.VM, error) {
+	vmCfg := luavm.Config{
+		PoolSize:    cfg.LuaPoolSize,
+		MemoryLimit: cfg.LuaMemoryLimit,
+		TimeLimit:   cfg.LuaTimeLimit,
+		Logger:      log.Named("lua"),
+	}
+	if vmCfg.MemoryLimit == 0 {
+		vmCfg.MemoryLimit = -1 // luavm reads 0 as its default, -1 as none
+	}
+	if v, err := srv.UpstreamVersion(); err != nil {
+		log.Warn("cannot read the upstream's version; scripts see the default",
+			zap.String("version", luavm.DefaultRedisVersion), zap.Error(err))
+	} else {
+		vmCfg.RedisVersion = v
+	}
+	vm, err := luavm.New(vmCfg)
+	if err != nil && vmCfg.RedisVersion != "" {
+		// A version luavm cannot encode (not major.minor.patch, or a
+		// part above 255): fall back to the default.
+		log.Warn("upstream version unusable for scripts; they see the default",
+			zap.String("upstream_version", vmCfg.RedisVersion), zap.Error(err))
+		vmCfg.RedisVersion = ""
+		vm, err = luavm.New(vmCfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create Lua VM: %w", err)
+	}
+	opts := proxy.ScriptingOptions{CacheSize: cfg.ScriptCacheSize}
+	srv.SetHandler(proxy.NewScripting(vm, opts, log.Named("scripting"), srv.Registry()))
+	return vm, nil
 }
 
 // newAdminServer serves the proxy's admin endpoints and, if asked,
