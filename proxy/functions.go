@@ -1,0 +1,637 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/luaproxy/luaproxy/luavm"
+	"github.com/luaproxy/luaproxy/registry"
+)
+
+// Functions answers FUNCTION, FCALL and FCALL_RO as Redis 7.0.15 does, with
+// the libraries compiled and run by a luavm.VM.
+//
+// The loaded libraries form an immutable librarySet behind an atomic
+// pointer: FCALL finds its function without a lock or a network round trip,
+// while changes (LOAD, DELETE, RESTORE, FLUSH) are serialised by a mutex,
+// build a new set and publish it in one store.
+type Functions struct {
+	vm      *luavm.VM
+	log     *zap.Logger
+	metrics *functionMetrics
+
+	mu  sync.Mutex // serialises changes to set
+	set atomic.Pointer[librarySet]
+
+	// running holds the FCALLs in progress by session ID, for FUNCTION
+	// STATS.
+	running sync.Map
+}
+
+// NewFunctions returns a Functions with no libraries that runs them on vm.
+// Its metrics are registered on reg unless reg is nil; a nil log discards.
+func NewFunctions(vm *luavm.VM, log *zap.Logger, reg prometheus.Registerer) (*Functions, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	m, err := newFunctionMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	f := &Functions{vm: vm, log: log, metrics: m}
+	f.set.Store(emptyLibrarySet)
+	return f, nil
+}
+
+// Commands lists the commands Functions answers, for a Server that uses it
+// as its only Handler.
+func (f *Functions) Commands() []string { return []string{"FUNCTION", "FCALL", "FCALL_RO"} }
+
+// Serve answers one FUNCTION, FCALL or FCALL_RO command.
+func (f *Functions) Serve(ctx context.Context, sess *Session, argv [][]byte) []byte {
+	switch {
+	case bytes.EqualFold(argv[0], []byte("FCALL")):
+		return f.fcall(ctx, sess, argv, false)
+	case bytes.EqualFold(argv[0], []byte("FCALL_RO")):
+		return f.fcall(ctx, sess, argv, true)
+	case bytes.EqualFold(argv[0], []byte("FUNCTION")):
+		return f.function(sess, argv)
+	}
+	return funcError("unknown command '" + truncate128(string(argv[0])) + "'")
+}
+
+// Libraries returns the loaded libraries sorted by name.
+func (f *Functions) Libraries() []*luavm.Library {
+	s := f.set.Load()
+	out := make([]*luavm.Library, 0, len(s.names))
+	for _, n := range s.names {
+		out = append(out, s.libs[n])
+	}
+	return out
+}
+
+// librarySet is one immutable state of the loaded libraries.
+type librarySet struct {
+	libs   map[string]*luavm.Library // by library name
+	funcs  map[string]*luavm.Library // by function name
+	names  []string                  // library names, sorted
+	nFuncs int
+}
+
+var emptyLibrarySet = newLibrarySet(nil)
+
+func newLibrarySet(libs []*luavm.Library) *librarySet {
+	s := &librarySet{libs: make(map[string]*luavm.Library, len(libs)), funcs: make(map[string]*luavm.Library)}
+	for _, lib := range libs {
+		s.libs[lib.Name] = lib
+		s.names = append(s.names, lib.Name)
+		for _, fn := range lib.Functions {
+			s.funcs[fn.Name] = lib
+		}
+		s.nFuncs += len(lib.Functions)
+	}
+	sort.Strings(s.names)
+	return s
+}
+
+// list returns the set's libraries, sorted by name.
+func (s *librarySet) list() []*luavm.Library {
+	out := make([]*luavm.Library, 0, len(s.names))
+	for _, n := range s.names {
+		out = append(out, s.libs[n])
+	}
+	return out
+}
+
+// join adds libs to s as Redis's libraryJoin does: a library that exists
+// is an error unless replace, and no function may clash with one of
+// another library.
+func (s *librarySet) join(libs []*luavm.Library, replace bool) (*librarySet, string) {
+	keep := make(map[string]*luavm.Library, len(s.libs))
+	for n, lib := range s.libs {
+		keep[n] = lib
+	}
+	for _, lib := range libs {
+		if _, ok := keep[lib.Name]; ok {
+			if !replace {
+				return nil, "Library " + lib.Name + " already exists"
+			}
+			delete(keep, lib.Name)
+		}
+	}
+	funcs := make(map[string]bool)
+	for _, lib := range keep {
+		for _, fn := range lib.Functions {
+			funcs[fn.Name] = true
+		}
+	}
+	for _, lib := range libs {
+		for _, fn := range lib.Functions {
+			if funcs[fn.Name] {
+				return nil, "Function " + fn.Name + " already exists"
+			}
+		}
+	}
+	all := make([]*luavm.Library, 0, len(keep)+len(libs))
+	for _, lib := range keep {
+		all = append(all, lib)
+	}
+	return newLibrarySet(append(all, libs...)), ""
+}
+
+// update runs change on the current set under the change lock and
+// publishes the set it returns; change returns nil and an error reply to
+// leave things as they are.
+func (f *Functions) update(change func(cur *librarySet) (*librarySet, []byte)) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next, errReply := change(f.set.Load())
+	if errReply != nil {
+		return errReply
+	}
+	f.set.Store(next)
+	return nil
+}
+
+// function answers FUNCTION <subcommand>.
+func (f *Functions) function(sess *Session, argv [][]byte) []byte {
+	if len(argv) < 2 {
+		return funcError("wrong number of arguments for 'function' command")
+	}
+	sub := strings.ToLower(string(argv[1]))
+	arity, ok := functionArity[sub]
+	if !ok {
+		return funcError("unknown subcommand '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP.")
+	}
+	if arity > 0 && len(argv) != arity || arity < 0 && len(argv) < -arity {
+		return funcError("wrong number of arguments for 'function|" + sub + "' command")
+	}
+	r := funcReply{proto: sess.Proto()}
+	switch sub {
+	case "load":
+		return f.load(argv)
+	case "delete":
+		return f.deleteLibrary(string(argv[2]))
+	case "list":
+		return f.list(&r, argv)
+	case "dump":
+		return f.dump()
+	case "restore":
+		return f.restore(argv)
+	case "flush":
+		return f.flush(argv)
+	case "kill":
+		return f.vm.KillScripts(false)
+	case "stats":
+		return f.stats(&r)
+	case "help":
+		return functionHelp(&r)
+	}
+	panic("unreachable")
+}
+
+// functionArity is Redis 7.0's arity of each FUNCTION subcommand.
+var functionArity = map[string]int{
+	"load": -3, "delete": 3, "list": -2, "dump": 2, "restore": -3,
+	"flush": -2, "kill": 2, "stats": 2, "help": 2,
+}
+
+func truncate128(s string) string {
+	if len(s) > 128 {
+		return s[:128]
+	}
+	return s
+}
+
+// load is FUNCTION LOAD [REPLACE] code.
+func (f *Functions) load(argv [][]byte) []byte {
+	replace := false
+	i := 2
+	for ; i < len(argv)-1; i++ {
+		if !bytes.EqualFold(argv[i], []byte("replace")) {
+			return funcError("Unknown option given: " + string(argv[i]))
+		}
+		replace = true
+	}
+	code := argv[i]
+	// Redis refuses an existing library before compiling the new code.
+	if name, ok := libraryName(code); ok && !replace {
+		if _, exists := f.set.Load().libs[name]; exists {
+			return funcError("Library '" + name + "' already exists")
+		}
+	}
+	lib, errReply := f.vm.LoadLibrary(bytes.Clone(code))
+	if errReply != nil {
+		return errReply
+	}
+	if errReply := f.update(func(cur *librarySet) (*librarySet, []byte) {
+		if _, exists := cur.libs[lib.Name]; exists && !replace {
+			return nil, funcError("Library '" + lib.Name + "' already exists")
+		}
+		next, msg := cur.join([]*luavm.Library{lib}, true)
+		if msg != "" {
+			return nil, funcError(msg)
+		}
+		return next, nil
+	}); errReply != nil {
+		return errReply
+	}
+	r := funcReply{}
+	r.bulk(lib.Name)
+	return r.b
+}
+
+// libraryName reads the library name of a payload whose metadata line is
+// plain ("#!lua name=x" with blanks between words and no quotes), so that
+// an existing library can be refused before its code is compiled, as
+// Redis does. Anything else is left to luavm.LoadLibrary.
+func libraryName(code []byte) (string, bool) {
+	end := bytes.IndexByte(code, '\n')
+	if !bytes.HasPrefix(code, []byte("#!")) || end < 0 {
+		return "", false
+	}
+	line := string(code[2:end])
+	if strings.ContainsAny(line, "\"'\\") {
+		return "", false
+	}
+	parts := strings.Fields(line)
+	if len(parts) != 2 || !strings.EqualFold(parts[0], "lua") || len(parts[1]) < 5 || !strings.EqualFold(parts[1][:5], "name=") {
+		return "", false
+	}
+	name := parts[1][5:]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return "", false
+		}
+	}
+	return name, name != ""
+}
+
+// deleteLibrary is FUNCTION DELETE name.
+func (f *Functions) deleteLibrary(name string) []byte {
+	if errReply := f.update(func(cur *librarySet) (*librarySet, []byte) {
+		if _, ok := cur.libs[name]; !ok {
+			return nil, funcError("Library not found")
+		}
+		var rest []*luavm.Library
+		for _, lib := range cur.list() {
+			if lib.Name != name {
+				rest = append(rest, lib)
+			}
+		}
+		return newLibrarySet(rest), nil
+	}); errReply != nil {
+		return errReply
+	}
+	return funcOK
+}
+
+// list is FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]. Libraries come
+// sorted by name (Redis's order follows its hash table).
+func (f *Functions) list(r *funcReply, argv [][]byte) []byte {
+	withCode := false
+	var pattern *string
+	for i := 2; i < len(argv); i++ {
+		switch {
+		case !withCode && bytes.EqualFold(argv[i], []byte("withcode")):
+			withCode = true
+		case pattern == nil && bytes.EqualFold(argv[i], []byte("libraryname")):
+			if i >= len(argv)-1 {
+				return funcError("library name argument was not given")
+			}
+			i++
+			p := string(argv[i])
+			pattern = &p
+		default:
+			return funcError("Unknown argument " + string(argv[i]))
+		}
+	}
+	libs := f.set.Load().list()
+	if pattern != nil {
+		kept := libs[:0:0]
+		for _, lib := range libs {
+			if globMatch(*pattern, lib.Name, true) {
+				kept = append(kept, lib)
+			}
+		}
+		libs = kept
+	}
+	r.array(len(libs))
+	for _, lib := range libs {
+		if withCode {
+			r.mapLen(4)
+		} else {
+			r.mapLen(3)
+		}
+		r.bulk("library_name")
+		r.bulk(lib.Name)
+		r.bulk("engine")
+		r.bulk("LUA")
+		r.bulk("functions")
+		r.array(len(lib.Functions))
+		for _, fn := range lib.Functions {
+			r.mapLen(3)
+			r.bulk("name")
+			r.bulk(fn.Name)
+			r.bulk("description")
+			if fn.HasDesc {
+				r.bulk(fn.Description)
+			} else {
+				r.null()
+			}
+			r.bulk("flags")
+			writeFlags(r, fn.Flags)
+		}
+		if withCode {
+			r.bulk("library_code")
+			r.bulk(string(lib.Code))
+		}
+	}
+	return r.b
+}
+
+// scriptFlagOrder is the order of scripts_flags_def, in which Redis lists
+// a function's flags.
+var scriptFlagOrder = []string{"no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"}
+
+func writeFlags(r *funcReply, flags []string) {
+	n := 0
+	for _, fl := range scriptFlagOrder {
+		if hasFlag(flags, fl) {
+			n++
+		}
+	}
+	r.setLen(n)
+	for _, fl := range scriptFlagOrder {
+		if hasFlag(flags, fl) {
+			r.status(fl)
+		}
+	}
+}
+
+func hasFlag(flags []string, name string) bool {
+	for _, f := range flags {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// dump is FUNCTION DUMP.
+func (f *Functions) dump() []byte {
+	var codes []string
+	for _, lib := range f.set.Load().list() {
+		codes = append(codes, string(lib.Code))
+	}
+	payload := registry.EncodeDump(codes)
+	r := funcReply{}
+	r.bulk(string(payload))
+	return r.b
+}
+
+// restore is FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
+func (f *Functions) restore(argv [][]byte) []byte {
+	if len(argv) > 4 {
+		return funcError("unknown subcommand or wrong number of arguments for '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP.")
+	}
+	policy := "append"
+	if len(argv) == 4 {
+		policy = strings.ToLower(string(argv[3]))
+		if policy != "append" && policy != "replace" && policy != "flush" {
+			return funcError("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+		}
+	}
+	// Redis compiles each library as it reads it: a library that does not
+	// compile hides a malformed record after it.
+	codes, decodeErr := registry.DecodeDump(argv[2])
+	libs, errReply := f.compileAll(codes)
+	if errReply != nil {
+		return errReply
+	}
+	if decodeErr != nil {
+		return funcError(decodeErr.Error())
+	}
+	if errReply := f.update(func(cur *librarySet) (*librarySet, []byte) {
+		if policy == "flush" {
+			return newLibrarySet(libs), nil
+		}
+		next, msg := cur.join(libs, policy == "replace")
+		if msg != "" {
+			return nil, funcError(msg)
+		}
+		return next, nil
+	}); errReply != nil {
+		return errReply
+	}
+	return funcOK
+}
+
+// compileAll loads every library of a dump into a set of its own, as
+// rdbFunctionLoad does: a name twice, or a function in two libraries, is
+// an error.
+func (f *Functions) compileAll(codes []string) ([]*luavm.Library, []byte) {
+	libs := make([]*luavm.Library, 0, len(codes))
+	names := map[string]bool{}
+	funcs := map[string]bool{}
+	for _, code := range codes {
+		if name, ok := libraryName([]byte(code)); ok && names[name] {
+			return nil, funcError("Library '" + name + "' already exists")
+		}
+		lib, errReply := f.vm.LoadLibrary([]byte(code))
+		if errReply != nil {
+			return nil, errReply
+		}
+		if names[lib.Name] {
+			return nil, funcError("Library '" + lib.Name + "' already exists")
+		}
+		for _, fn := range lib.Functions {
+			if funcs[fn.Name] {
+				return nil, funcError("Function " + fn.Name + " already exists")
+			}
+		}
+		names[lib.Name] = true
+		for _, fn := range lib.Functions {
+			funcs[fn.Name] = true
+		}
+		libs = append(libs, lib)
+	}
+	return libs, nil
+}
+
+// flush is FUNCTION FLUSH [ASYNC|SYNC].
+func (f *Functions) flush(argv [][]byte) []byte {
+	if len(argv) > 3 {
+		return funcError("unknown subcommand or wrong number of arguments for '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP.")
+	}
+	if len(argv) == 3 && !bytes.EqualFold(argv[2], []byte("sync")) && !bytes.EqualFold(argv[2], []byte("async")) {
+		return funcError("FUNCTION FLUSH only supports SYNC|ASYNC option")
+	}
+	f.update(func(*librarySet) (*librarySet, []byte) { return emptyLibrarySet, nil })
+	return funcOK
+}
+
+// runningCall is an FCALL in progress, for FUNCTION STATS.
+type runningCall struct {
+	name  string
+	argv  [][]byte
+	start time.Time
+}
+
+// stats is FUNCTION STATS. Redis runs one script at a time; with several
+// FCALLs running at once, the one that started first is reported.
+func (f *Functions) stats(r *funcReply) []byte {
+	var first *runningCall
+	f.running.Range(func(_, v any) bool {
+		rc := v.(*runningCall)
+		if first == nil || rc.start.Before(first.start) {
+			first = rc
+		}
+		return true
+	})
+	s := f.set.Load()
+	r.mapLen(2)
+	r.bulk("running_script")
+	if first == nil {
+		r.null()
+	} else {
+		r.mapLen(3)
+		r.bulk("name")
+		r.bulk(first.name)
+		r.bulk("command")
+		r.array(len(first.argv))
+		for _, a := range first.argv {
+			r.bulk(string(a))
+		}
+		r.bulk("duration_ms")
+		r.integer(time.Since(first.start).Milliseconds())
+	}
+	r.bulk("engines")
+	r.mapLen(1)
+	r.bulk("LUA")
+	r.mapLen(2)
+	r.bulk("libraries_count")
+	r.integer(int64(len(s.libs)))
+	r.bulk("functions_count")
+	r.integer(int64(s.nFuncs))
+	return r.b
+}
+
+// functionHelpLines is FUNCTION HELP's text in Redis 7.0.15.
+var functionHelpLines = []string{
+	"LOAD [REPLACE] <FUNCTION CODE>",
+	"    Create a new library with the given library name and code.",
+	"DELETE <LIBRARY NAME>",
+	"    Delete the given library.",
+	"LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+	"    Return general information on all the libraries:",
+	"    * Library name",
+	"    * The engine used to run the Library",
+	"    * Library description",
+	"    * Functions list",
+	"    * Library code (if WITHCODE is given)",
+	"    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+	"STATS",
+	"    Return information about the current function running:",
+	"    * Function name",
+	"    * Command used to run the function",
+	"    * Duration in MS that the function is running",
+	"    If no function is running, return nil",
+	"    In addition, returns a list of available engines.",
+	"KILL",
+	"    Kill the current running function.",
+	"FLUSH [ASYNC|SYNC]",
+	"    Delete all the libraries.",
+	"    When called without the optional mode argument, the behavior is determined by the",
+	"    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+	"    * ASYNC: Asynchronously flush the libraries.",
+	"    * SYNC: Synchronously flush the libraries.",
+	"DUMP",
+	"    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+	"RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+	"    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+	"    control how to handle existing libraries (default APPEND):",
+	"    * FLUSH: delete all existing libraries.",
+	"    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+	"    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+	"      libraries with the new libraries (notice that even on this option there is a chance of failure",
+	"      in case of functions name collision with another library).",
+}
+
+func functionHelp(r *funcReply) []byte {
+	r.array(len(functionHelpLines) + 3)
+	r.status("FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, l := range functionHelpLines {
+		r.status(l)
+	}
+	r.status("HELP")
+	r.status("    Prints this help.")
+	return r.b
+}
+
+// fcall is FCALL and FCALL_RO.
+func (f *Functions) fcall(ctx context.Context, sess *Session, argv [][]byte, ro bool) []byte {
+	if len(argv) < 3 {
+		if ro {
+			return funcError("wrong number of arguments for 'fcall_ro' command")
+		}
+		return funcError("wrong number of arguments for 'fcall' command")
+	}
+	name := string(argv[1])
+	lib, ok := f.set.Load().funcs[name]
+	if !ok {
+		f.metrics.notFound.Inc()
+		return funcError("Function not found")
+	}
+	numkeys, ok := string2ll(argv[2])
+	if !ok {
+		return funcError("Bad number of keys provided")
+	}
+	if numkeys > int64(len(argv)-3) {
+		return funcError("Number of keys can't be greater than number of args")
+	}
+	if numkeys < 0 {
+		return funcError("Number of keys can't be negative")
+	}
+	rc := &runningCall{name: name, argv: cloneArgv(argv), start: time.Now()}
+	f.running.Store(sess.ID(), rc)
+	defer f.running.Delete(sess.ID())
+
+	var caller sessionCaller
+	caller.reset(sess.Upstream(), sess.Proto(), sess.DB())
+	reply := f.vm.FCall(ctx, lib, name, luavm.Request{
+		Keys:     argv[3 : 3+numkeys],
+		Args:     argv[3+numkeys:],
+		Proto:    sess.Proto(),
+		ReadOnly: ro,
+		Caller:   &caller,
+	})
+	if err := caller.restore(); err != nil {
+		f.log.Error("FCALL left the upstream connection changed", zap.Uint64("session", sess.ID()), zap.Error(err))
+	}
+	f.metrics.observe(name, time.Since(rc.start), len(reply) > 0 && reply[0] == '-')
+	return reply
+}
+
+func cloneArgv(argv [][]byte) [][]byte {
+	n := 0
+	for _, a := range argv {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(argv))
+	for i, a := range argv {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
+}
