@@ -57,16 +57,31 @@ func (f *Functions) Commands() []string { return []string{"FUNCTION", "FCALL", "
 
 // Serve answers one FUNCTION, FCALL or FCALL_RO command.
 func (f *Functions) Serve(ctx context.Context, sess *Session, argv [][]byte) []byte {
+	var reply []byte
+	var checked bool // the command passed Redis's arity and name checks
 	switch {
-	case bytes.EqualFold(argv[0], []byte("FCALL")):
-		return f.fcall(ctx, sess, argv, false)
-	case bytes.EqualFold(argv[0], []byte("FCALL_RO")):
-		return f.fcall(ctx, sess, argv, true)
-	case bytes.EqualFold(argv[0], []byte("FUNCTION")):
-		return f.function(sess, argv)
+	case equalFold(argv[0], "FCALL"):
+		reply, checked = f.fcall(ctx, sess, argv, false)
+	case equalFold(argv[0], "FCALL_RO"):
+		reply, checked = f.fcall(ctx, sess, argv, true)
+	case equalFold(argv[0], "FUNCTION"):
+		reply, checked = f.function(ctx, sess, argv)
+	default:
+		reply = funcError("unknown command '" + truncate128(string(argv[0])) + "'")
 	}
-	return funcError("unknown command '" + truncate128(string(argv[0])) + "'")
+	if !checked && sess.InMulti() {
+		// Redis refuses the command and fails the transaction at EXEC:
+		// a command with the wrong arity makes the upstream do the same.
+		if _, err := sess.Upstream().Do([][]byte{[]byte("GET")}); err != nil {
+			f.log.Debug("flagging the transaction failed", zap.Error(err))
+		}
+	}
+	return reply
 }
+
+// errFunctionInMulti answers FUNCTION and FCALL inside MULTI, which Redis
+// queues; luaproxy cannot run them inside the upstream's transaction yet.
+const errFunctionInMulti = "luaproxy does not support FUNCTION and FCALL inside MULTI yet; the transaction is discarded at EXEC"
 
 // Libraries returns the loaded libraries sorted by name.
 func (f *Functions) Libraries() []*luavm.Library {
@@ -150,7 +165,7 @@ func (s *librarySet) join(libs []*luavm.Library, replace bool) (*librarySet, str
 // update runs change on the current set under the change lock and
 // publishes the set it returns; change returns nil and an error reply to
 // leave things as they are.
-func (f *Functions) update(change func(cur *librarySet) (*librarySet, []byte)) []byte {
+func (f *Functions) update(ctx context.Context, change func(cur *librarySet) (*librarySet, []byte)) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	next, errReply := change(f.set.Load())
@@ -162,32 +177,39 @@ func (f *Functions) update(change func(cur *librarySet) (*librarySet, []byte)) [
 }
 
 // function answers FUNCTION <subcommand>.
-func (f *Functions) function(sess *Session, argv [][]byte) []byte {
+func (f *Functions) function(ctx context.Context, sess *Session, argv [][]byte) ([]byte, bool) {
 	if len(argv) < 2 {
-		return funcError("wrong number of arguments for 'function' command")
+		return funcError("wrong number of arguments for 'function' command"), false
 	}
 	sub := strings.ToLower(string(argv[1]))
 	arity, ok := functionArity[sub]
 	if !ok {
-		return funcError("unknown subcommand '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP.")
+		return funcError("unknown subcommand '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP."), false
 	}
 	if arity > 0 && len(argv) != arity || arity < 0 && len(argv) < -arity {
-		return funcError("wrong number of arguments for 'function|" + sub + "' command")
+		return funcError("wrong number of arguments for 'function|" + sub + "' command"), false
 	}
+	if sess.InMulti() {
+		return funcError(errFunctionInMulti), false
+	}
+	return f.subcommand(ctx, sess, sub, argv), true
+}
+
+func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, argv [][]byte) []byte {
 	r := funcReply{proto: sess.Proto()}
 	switch sub {
 	case "load":
-		return f.load(argv)
+		return f.load(ctx, argv)
 	case "delete":
-		return f.deleteLibrary(string(argv[2]))
+		return f.deleteLibrary(ctx, string(argv[2]))
 	case "list":
 		return f.list(&r, argv)
 	case "dump":
 		return f.dump()
 	case "restore":
-		return f.restore(argv)
+		return f.restore(ctx, argv)
 	case "flush":
-		return f.flush(argv)
+		return f.flush(ctx, argv)
 	case "kill":
 		return f.vm.KillScripts(false)
 	case "stats":
@@ -212,7 +234,7 @@ func truncate128(s string) string {
 }
 
 // load is FUNCTION LOAD [REPLACE] code.
-func (f *Functions) load(argv [][]byte) []byte {
+func (f *Functions) load(ctx context.Context, argv [][]byte) []byte {
 	replace := false
 	i := 2
 	for ; i < len(argv)-1; i++ {
@@ -232,7 +254,7 @@ func (f *Functions) load(argv [][]byte) []byte {
 	if errReply != nil {
 		return errReply
 	}
-	if errReply := f.update(func(cur *librarySet) (*librarySet, []byte) {
+	if errReply := f.update(ctx, func(cur *librarySet) (*librarySet, []byte) {
 		if _, exists := cur.libs[lib.Name]; exists && !replace {
 			return nil, funcError("Library '" + lib.Name + "' already exists")
 		}
@@ -277,8 +299,8 @@ func libraryName(code []byte) (string, bool) {
 }
 
 // deleteLibrary is FUNCTION DELETE name.
-func (f *Functions) deleteLibrary(name string) []byte {
-	if errReply := f.update(func(cur *librarySet) (*librarySet, []byte) {
+func (f *Functions) deleteLibrary(ctx context.Context, name string) []byte {
+	if errReply := f.update(ctx, func(cur *librarySet) (*librarySet, []byte) {
 		if _, ok := cur.libs[name]; !ok {
 			return nil, funcError("Library not found")
 		}
@@ -400,7 +422,7 @@ func (f *Functions) dump() []byte {
 }
 
 // restore is FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
-func (f *Functions) restore(argv [][]byte) []byte {
+func (f *Functions) restore(ctx context.Context, argv [][]byte) []byte {
 	if len(argv) > 4 {
 		return funcError("unknown subcommand or wrong number of arguments for '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP.")
 	}
@@ -421,7 +443,7 @@ func (f *Functions) restore(argv [][]byte) []byte {
 	if decodeErr != nil {
 		return funcError(decodeErr.Error())
 	}
-	if errReply := f.update(func(cur *librarySet) (*librarySet, []byte) {
+	if errReply := f.update(ctx, func(cur *librarySet) (*librarySet, []byte) {
 		if policy == "flush" {
 			return newLibrarySet(libs), nil
 		}
@@ -469,14 +491,14 @@ func (f *Functions) compileAll(codes []string) ([]*luavm.Library, []byte) {
 }
 
 // flush is FUNCTION FLUSH [ASYNC|SYNC].
-func (f *Functions) flush(argv [][]byte) []byte {
+func (f *Functions) flush(ctx context.Context, argv [][]byte) []byte {
 	if len(argv) > 3 {
 		return funcError("unknown subcommand or wrong number of arguments for '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP.")
 	}
 	if len(argv) == 3 && !bytes.EqualFold(argv[2], []byte("sync")) && !bytes.EqualFold(argv[2], []byte("async")) {
 		return funcError("FUNCTION FLUSH only supports SYNC|ASYNC option")
 	}
-	f.update(func(*librarySet) (*librarySet, []byte) { return emptyLibrarySet, nil })
+	f.update(ctx, func(*librarySet) (*librarySet, []byte) { return emptyLibrarySet, nil })
 	return funcOK
 }
 
@@ -579,13 +601,20 @@ func functionHelp(r *funcReply) []byte {
 }
 
 // fcall is FCALL and FCALL_RO.
-func (f *Functions) fcall(ctx context.Context, sess *Session, argv [][]byte, ro bool) []byte {
+func (f *Functions) fcall(ctx context.Context, sess *Session, argv [][]byte, ro bool) ([]byte, bool) {
 	if len(argv) < 3 {
 		if ro {
-			return funcError("wrong number of arguments for 'fcall_ro' command")
+			return funcError("wrong number of arguments for 'fcall_ro' command"), false
 		}
-		return funcError("wrong number of arguments for 'fcall' command")
+		return funcError("wrong number of arguments for 'fcall' command"), false
 	}
+	if sess.InMulti() {
+		return funcError(errFunctionInMulti), false
+	}
+	return f.call(ctx, sess, argv, ro), true
+}
+
+func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro bool) []byte {
 	name := string(argv[1])
 	lib, ok := f.set.Load().funcs[name]
 	if !ok {
@@ -616,7 +645,10 @@ func (f *Functions) fcall(ctx context.Context, sess *Session, argv [][]byte, ro 
 		Caller:   &caller,
 	})
 	if err := caller.restore(); err != nil {
-		f.log.Error("FCALL left the upstream connection changed", zap.Uint64("session", sess.ID()), zap.Error(err))
+		// As Scripting does: the client must not go on with a connection
+		// in the function's database or protocol.
+		f.log.Error("cannot restore the upstream connection after a function", zap.Error(err))
+		panic("luaproxy: upstream connection left in the function's state: " + err.Error())
 	}
 	f.metrics.observe(name, time.Since(rc.start), len(reply) > 0 && reply[0] == '-')
 	return reply
