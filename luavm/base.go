@@ -4,6 +4,8 @@ import (
 	"io"
 
 	"github.com/Shopify/go-lua"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
 // installBase installs the base functions whose behaviour is part of the
@@ -31,11 +33,11 @@ func (st *state) installBase(l *lua.State) {
 		{Name: "__redis__err__handler", Function: st.baseErrHandler},
 	}
 	for _, f := range fns {
-		l.PushGoFunction(f.Function)
+		luautil.PushNamed(l, f.Name, f.Function, 0)
 		l.SetGlobal(f.Name)
 	}
-	l.PushGoFunction(st.baseNext) // 5.1's pairs has its own next
-	l.PushGoClosure(basePairs, 1)
+	luautil.PushNamed(l, "next", st.baseNext, 0) // 5.1's pairs has its own next
+	luautil.PushNamed(l, "pairs", basePairs, 1)
 	l.SetGlobal("pairs")
 
 	l.NewTable()
@@ -119,7 +121,7 @@ func (st *state) protectedCall(l *lua.State, argCount int, handler any) error {
 // baseXpcall is Lua 5.1's xpcall(f, handler): the handler sees the raw
 // error value.
 func (st *state) baseXpcall(l *lua.State) int {
-	checkAny(l, "xpcall", 2)
+	luautil.CheckAny(l, 2)
 	l.SetTop(2)
 	h := l.ToValue(2)
 	if h == nil {
@@ -162,7 +164,7 @@ func (st *state) baseErrHandler(l *lua.State) int {
 }
 
 func (st *state) baseGetmetatable(l *lua.State) int {
-	checkAny(l, "getmetatable", 1)
+	luautil.CheckAny(l, 1)
 	if vis, ok := st.proxies[l.ToValue(1)]; ok {
 		if vis == nil {
 			l.PushNil()
@@ -185,9 +187,9 @@ func (st *state) baseGetmetatable(l *lua.State) int {
 
 func (st *state) baseSetmetatable(l *lua.State) int {
 	t := l.TypeOf(2)
-	checkType(l, "setmetatable", 1, lua.TypeTable)
+	luautil.CheckType(l, 1, lua.TypeTable)
 	if t != lua.TypeNil && t != lua.TypeTable {
-		argError(l, "setmetatable", 2, "nil or table expected")
+		luautil.ArgError(l, 2, "nil or table expected")
 	}
 	if _, isProxy := st.proxies[l.ToValue(1)]; !isProxy && lua.MetaField(l, 1, "__metatable") {
 		lua.Errorf(l, "cannot change a protected metatable")
@@ -202,8 +204,8 @@ func (st *state) baseSetmetatable(l *lua.State) int {
 }
 
 func (st *state) baseRawget(l *lua.State) int {
-	checkType(l, "rawget", 1, lua.TypeTable)
-	checkAny(l, "rawget", 2)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.CheckAny(l, 2)
 	l.SetTop(2)
 	st.unproxy(l, 1)
 	l.RawGet(1)
@@ -211,9 +213,9 @@ func (st *state) baseRawget(l *lua.State) int {
 }
 
 func (st *state) baseRawset(l *lua.State) int {
-	checkType(l, "rawset", 1, lua.TypeTable)
-	checkAny(l, "rawset", 2)
-	checkAny(l, "rawset", 3)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.CheckAny(l, 2)
+	luautil.CheckAny(l, 3)
 	if st.readonly[l.ToValue(1)] {
 		l.PushString(readonlyError)
 		l.Error()
@@ -224,7 +226,7 @@ func (st *state) baseRawset(l *lua.State) int {
 }
 
 func (st *state) baseNext(l *lua.State) int {
-	checkType(l, "next", 1, lua.TypeTable)
+	luautil.CheckType(l, 1, lua.TypeTable)
 	l.SetTop(2)
 	st.unproxy(l, 1)
 	if l.Next(1) {
@@ -236,8 +238,8 @@ func (st *state) baseNext(l *lua.State) int {
 
 // basePairs is Lua 5.1's pairs: next, t, nil (no __pairs).
 func basePairs(l *lua.State) int {
-	checkType(l, "pairs", 1, lua.TypeTable)
-	l.PushValue(lua.UpValueIndex(1))
+	luautil.CheckType(l, 1, lua.TypeTable)
+	l.PushValue(lua.UpValueIndex(2))
 	l.PushValue(1)
 	l.PushNil()
 	return 3
@@ -246,13 +248,13 @@ func basePairs(l *lua.State) int {
 // baseLoadstring is Lua 5.1's loadstring(s [, chunkname]), text only.
 func (st *state) baseLoadstring(l *lua.State) int {
 	if !l.IsString(1) {
-		checkType(l, "loadstring", 1, lua.TypeString)
+		luautil.CheckType(l, 1, lua.TypeString)
 	}
 	s := luaString(l, 1)
 	name := s
 	if !l.IsNoneOrNil(2) {
 		if !l.IsString(2) {
-			checkType(l, "loadstring", 2, lua.TypeString)
+			luautil.CheckType(l, 2, lua.TypeString)
 		}
 		name = luaString(l, 2)
 	}
@@ -264,11 +266,11 @@ func (st *state) baseLoadstring(l *lua.State) int {
 
 // baseLoad is Lua 5.1's load(func [, chunkname]), text only.
 func (st *state) baseLoad(l *lua.State) int {
-	checkType(l, "load", 1, lua.TypeFunction)
+	luautil.CheckType(l, 1, lua.TypeFunction)
 	name := "=(load)"
 	if !l.IsNoneOrNil(2) {
 		if !l.IsString(2) {
-			checkType(l, "load", 2, lua.TypeString)
+			luautil.CheckType(l, 2, lua.TypeString)
 		}
 		name = luaString(l, 2)
 	}

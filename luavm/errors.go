@@ -169,37 +169,6 @@ func frameInfo(l *lua.State, f lua.Frame) (ar lua.Debug) {
 	return ar
 }
 
-// argError is Lua 5.1's luaL_argerror for luavm's own functions: go-lua
-// cannot name the called function ("bad argument #1 to '?'"), so each
-// function passes its name; like 5.1, a function called from Go is '?'.
-func argError(l *lua.State, name string, arg int, extra string) {
-	if caller, ok := lua.Stack(l, 1); ok {
-		if d, _ := lua.Info(l, "S", caller); d.What == "Go" {
-			name = "?"
-		}
-	}
-	lua.Errorf(l, "bad argument #%d to '%s' (%s)", arg, name, extra)
-}
-
-func checkAny(l *lua.State, name string, arg int) {
-	if l.TypeOf(arg) == lua.TypeNone {
-		argError(l, name, arg, "value expected")
-	}
-}
-
-func checkType(l *lua.State, name string, arg int, t lua.Type) {
-	if l.TypeOf(arg) != t {
-		argError(l, name, arg, t.String()+" expected, got "+typeName(l, arg))
-	}
-}
-
-func typeName(l *lua.State, arg int) string {
-	if l.TypeOf(arg) == lua.TypeNone {
-		return "no value"
-	}
-	return l.TypeOf(arg).String()
-}
-
 // raiseValue boxes the value on top if it is not a string, so that go-lua
 // passes it on unchanged.
 func (st *state) raiseValue(l *lua.State) {

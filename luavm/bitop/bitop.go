@@ -24,10 +24,10 @@ func toBits(f float64) uint32 { return uint32(math.Float64bits(f + magic)) }
 // numeric strings are accepted; anything else converts to 0, which is an
 // error only when the word is 0 (LuaBitOp checks the type lazily).
 func arg(l *lua.State, i int) uint32 {
-	n, ok := toNumber(l, i)
+	n, ok := luautil.ToNumber(l, i)
 	b := toBits(n)
 	if b == 0 && !ok {
-		typeError(l, i, "number")
+		luautil.TypeError(l, i, "number")
 	}
 	return b
 }
@@ -106,6 +106,6 @@ func Open(l *lua.State, _ *luautil.Limits) {
 		}},
 		{Name: "tohex", Function: tohex()},
 	}
-	newLib(l, funcs)
+	luautil.NewLib(l, funcs)
 	l.SetGlobal("bit")
 }

@@ -102,7 +102,7 @@ func newModule(l *lua.State, lim *luautil.Limits) {
 	cfg := newConfig()
 	l.NewTable()
 	l.PushValue(-2) // null, the upvalue of every function
-	lua.SetFunctions(l, []lua.RegistryFunction{
+	luautil.SetFuncs(l, []lua.RegistryFunction{
 		{Name: "encode", Function: func(l *lua.State) int { return encode(l, cfg, lim) }},
 		{Name: "decode", Function: func(l *lua.State) int { return decode(l, cfg, lim) }},
 		{Name: "encode_sparse_array", Function: cfg.encodeSparseArray},
@@ -113,7 +113,7 @@ func newModule(l *lua.State, lim *luautil.Limits) {
 		{Name: "encode_invalid_numbers", Function: cfg.encodeInvalidNumbers},
 		{Name: "decode_invalid_numbers", Function: cfg.decodeInvalidNumbers},
 		{Name: "new", Function: func(l *lua.State) int {
-			l.PushValue(lua.UpValueIndex(1))
+			l.PushValue(lua.UpValueIndex(2))
 			newModule(l, lim)
 			return 1
 		}},
@@ -129,7 +129,7 @@ func newModule(l *lua.State, lim *luautil.Limits) {
 // argInit is json_arg_init: at most n arguments, padded with nils.
 func argInit(l *lua.State, n int) {
 	if l.Top() > n {
-		lua.ArgumentError(l, n+1, "found too many arguments")
+		luautil.ArgError(l, n+1, "found too many arguments")
 	}
 	l.SetTop(n)
 }
@@ -139,9 +139,9 @@ func argInit(l *lua.State, n int) {
 // always names argument #1, as the C code does.
 func integerOption(l *lua.State, i int, setting *int32, min, max int32) {
 	if !l.IsNil(i) {
-		v := int32(checkInteger(l, i))
+		v := int32(luautil.CheckInteger(l, i))
 		if v < min || v > max {
-			lua.ArgumentError(l, 1, fmt.Sprintf("expected integer between %d and %d", min, max))
+			luautil.ArgError(l, 1, fmt.Sprintf("expected integer between %d and %d", min, max))
 		}
 		*setting = v
 	}
@@ -158,7 +158,7 @@ func enumOption(l *lua.State, i int, setting *int32, options []string) {
 				*setting = 1
 			}
 		} else {
-			*setting = int32(checkOption(l, i, options))
+			*setting = int32(luautil.CheckOption(l, i, options))
 		}
 	}
 	if *setting <= 1 {
@@ -225,61 +225,6 @@ func (c *config) decodeInvalidNumbers(l *lua.State) int {
 	argInit(l, 1)
 	boolOption(l, 1, &c.decodeInvalid)
 	return 1
-}
-
-// checkOption is Lua 5.1's luaL_checkoption without a default.
-func checkOption(l *lua.State, i int, options []string) int {
-	s := checkString(l, i)
-	for j, o := range options {
-		if o == s {
-			return j
-		}
-	}
-	lua.ArgumentError(l, i, fmt.Sprintf("invalid option '%s'", s))
-	panic("unreachable")
-}
-
-// checkString is Lua 5.1's luaL_checkstring. Numbers are converted with
-// Lua 5.1's %.14g rather than go-lua's own formatting.
-func checkString(l *lua.State, i int) string {
-	if l.TypeOf(i) == lua.TypeNumber {
-		n, _ := l.ToNumber(i)
-		return luautil.FormatNumber(n)
-	}
-	return lua.CheckString(l, i)
-}
-
-// cInt64 converts a double to int64 as x86-64's cvttsd2si does (Lua 5.1's
-// lua_Integer casts): out-of-range values and NaN give math.MinInt64.
-func cInt64(d float64) int64 {
-	if d != d || d >= 1<<63 || d < -(1<<63) {
-		return -1 << 63
-	}
-	return int64(d)
-}
-
-// cInt32 converts a double to a C int as x86-64's 32-bit cvttsd2si does:
-// out-of-range values and NaN give math.MinInt32.
-func cInt32(d float64) int32 {
-	if d != d || d >= 1<<31 || d < -(1<<31) {
-		return -1 << 31
-	}
-	return int32(d)
-}
-
-// checkInteger is Lua 5.1's luaL_checkinteger: numbers and numeric strings,
-// truncated toward zero.
-func checkInteger(l *lua.State, i int) int64 {
-	n, ok := l.ToNumber(i)
-	if !ok {
-		lua.ArgumentError(l, i, "number expected, got "+lua.TypeNameOf(l, i))
-	}
-	return cInt64(n)
-}
-
-// raise is luaL_error from a C function: the message with no position.
-func raise(l *lua.State, format string, args ...any) {
-	lua.Errorf(l, "%s", fmt.Sprintf(format, args...))
 }
 
 // budget wraps the optional limits so that call sites need no nil checks.

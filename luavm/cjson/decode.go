@@ -62,11 +62,11 @@ type decoder struct {
 
 func decode(l *lua.State, cfg *config, lim *luautil.Limits) int {
 	if l.Top() != 1 {
-		lua.ArgumentError(l, 1, "expected 1 argument")
+		luautil.ArgError(l, 1, "expected 1 argument")
 	}
-	s := checkString(l, 1)
+	s := luautil.CheckString(l, 1)
 	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
-		raise(l, "JSON parser does not support UTF-16 or UTF-32")
+		luautil.Errorf(l, "JSON parser does not support UTF-16 or UTF-32")
 	}
 	data := []byte(s)
 	if i := bytes.IndexByte(data, 0); i >= 0 {
@@ -98,7 +98,7 @@ func (d *decoder) fail(expected string, t *token) {
 	if t.typ != tError {
 		found = tokenNames[t.typ]
 	}
-	raise(d.l, "Expected %s but found %s at character %d", expected, found, t.index+1)
+	luautil.Errorf(d.l, "Expected %s but found %s at character %d", expected, found, t.index+1)
 }
 
 func (d *decoder) setError(t *token, msg string) {
@@ -335,7 +335,7 @@ func (d *decoder) descend(slots int) {
 	if int64(d.depth) <= int64(d.cfg.decodeMaxDepth) && d.slots+slots <= cStackMax && d.l.CheckStack(slots+1) {
 		return
 	}
-	raise(d.l, "Found too many nested data structures (%d) at character %d", d.depth, d.pos)
+	luautil.Errorf(d.l, "Found too many nested data structures (%d) at character %d", d.depth, d.pos)
 }
 
 // value is json_process_value: it pushes the value that t starts.
@@ -354,7 +354,7 @@ func (d *decoder) value(t *token) {
 	case tArrBegin:
 		d.array()
 	case tNull:
-		l.PushValue(lua.UpValueIndex(1))
+		l.PushValue(lua.UpValueIndex(2))
 	default:
 		d.fail("value", t)
 	}

@@ -24,7 +24,7 @@ type encoder struct {
 
 func encode(l *lua.State, cfg *config, lim *luautil.Limits) int {
 	if l.Top() != 1 {
-		lua.ArgumentError(l, 1, "expected 1 argument")
+		luautil.ArgError(l, 1, "expected 1 argument")
 	}
 	e := &encoder{l: l, cfg: cfg, b: budget{l: l, lim: lim}, slots: 1}
 	if cfg.keepBuffer {
@@ -59,7 +59,7 @@ func (e *encoder) settle() {
 // fail is json_encode_exception: the type of the value at index and why
 // it cannot be serialised.
 func (e *encoder) fail(index int, reason string) {
-	raise(e.l, "Cannot serialise %s: %s", lua.TypeNameOf(e.l, index), reason)
+	luautil.Errorf(e.l, "Cannot serialise %s: %s", luautil.TypeName(e.l, index), reason)
 }
 
 // value appends the value on top of the stack.
@@ -81,10 +81,10 @@ func (e *encoder) value(depth int) {
 	case lua.TypeTable:
 		depth++
 		if int64(depth) > int64(e.cfg.encodeMaxDepth) || e.slots+3 > cStackMax {
-			raise(l, "Cannot serialise, excessive nesting (%d)", depth)
+			luautil.Errorf(l, "Cannot serialise, excessive nesting (%d)", depth)
 		}
 		if !l.CheckStack(4) {
-			raise(l, "Cannot serialise, excessive nesting (%d)", depth)
+			luautil.Errorf(l, "Cannot serialise, excessive nesting (%d)", depth)
 		}
 		if n := e.arrayLength(); n > 0 {
 			e.array(depth, int(n))
@@ -177,7 +177,7 @@ func (e *encoder) arrayLength() int32 {
 		if l.TypeOf(-2) == lua.TypeNumber {
 			if k, _ := l.ToNumber(-2); k != 0 && math.Floor(k) == k && k >= 1 {
 				if k > float64(max) {
-					max = cInt32(k)
+					max = luautil.CInt32(k)
 				}
 				items++
 				l.Pop(1)

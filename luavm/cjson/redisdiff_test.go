@@ -14,6 +14,7 @@ import (
 	"github.com/Shopify/go-lua"
 	"github.com/luaproxy/luaproxy/internal/redistest"
 	"github.com/luaproxy/luaproxy/luavm/cmsgpack"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
 // differ runs the same script in a real redis-server and in a go-lua state
@@ -88,7 +89,7 @@ func renderLua(l *lua.State, i int) string {
 		return "$" + s
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(i)
-		return ":" + strconv.FormatInt(cInt64(n), 10)
+		return ":" + strconv.FormatInt(luautil.CInt64(n), 10)
 	case lua.TypeBoolean:
 		if l.ToBoolean(i) {
 			return ":1"

@@ -43,7 +43,7 @@ const (
 // (nil means unlimited), and long encodings and decodings poll it for
 // interrupts.
 func Open(l *lua.State, lim *luautil.Limits) {
-	newLib(l, []lua.RegistryFunction{
+	luautil.NewLib(l, []lua.RegistryFunction{
 		{Name: "pack", Function: func(l *lua.State) int { return pack(l, lim) }},
 		{Name: "unpack", Function: func(l *lua.State) int { return unpack(l, lim) }},
 		{Name: "unpack_one", Function: func(l *lua.State) int { return unpackOne(l, lim) }},
@@ -91,13 +91,6 @@ type cStack struct {
 
 func (s *cStack) check(n int, what string) {
 	if s.top+n > cStackMax {
-		raise(s.l, "stack overflow (%s)", what)
+		luautil.Errorf(s.l, "stack overflow (%s)", what)
 	}
 }
-
-// raise is luaL_error.
-func raise(l *lua.State, format string, args ...any) { errorf(l, format, args...) }
-
-// checkInteger is Lua 5.1's luaL_checkinteger: numbers and numeric strings,
-// truncated toward zero.
-func checkInteger(l *lua.State, i int) int64 { return cInt64(checkNumber(l, i)) }

@@ -28,13 +28,13 @@ func unpack(l *lua.State, lim *luautil.Limits) int {
 }
 
 func unpackOne(l *lua.State, lim *luautil.Limits) int {
-	offset := optInteger(l, 2, 0)
+	offset := luautil.OptInteger(l, 2, 0)
 	return unpackFull(l, lim, keepFirst(l), 1, offset)
 }
 
 func unpackLimit(l *lua.State, lim *luautil.Limits) int {
-	limit := checkInteger(l, 2)
-	offset := optInteger(l, 3, 0)
+	limit := luautil.CheckInteger(l, 2)
+	offset := luautil.OptInteger(l, 3, 0)
 	return unpackFull(l, lim, keepFirst(l), limit, offset)
 }
 
@@ -51,13 +51,13 @@ func keepFirst(l *lua.State) int {
 // zero it decodes everything and returns no offset. nargs is the number of
 // slots below the results, which the C stack limit counts.
 func unpackFull(l *lua.State, lim *luautil.Limits, nargs int, limit, offset int64) int {
-	s := checkString(l, 1)
+	s := luautil.CheckString(l, 1)
 	decodeAll := limit == 0 && offset == 0
 	if offset < 0 || limit < 0 {
 		// The C code prints the input length where it means the limit.
-		raise(l, "Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
+		luautil.Errorf(l, "Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
 	} else if uint64(offset) > uint64(len(s)) {
-		raise(l, "Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
+		luautil.Errorf(l, "Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
 	}
 	if decodeAll {
 		limit = math.MaxInt32
@@ -87,7 +87,7 @@ func unpackFull(l *lua.State, lim *luautil.Limits, nargs int, limit, offset int6
 // are available.
 func (d *decoder) need(n uint64) {
 	if uint64(len(d.data)-d.pos) < n {
-		raise(d.l, "Missing bytes in input.")
+		luautil.Errorf(d.l, "Missing bytes in input.")
 	}
 }
 
@@ -181,7 +181,7 @@ func (d *decoder) value() {
 	case c == 0xdf:
 		d.hash(d.uint(4))
 	default: // bin, ext, fixext, 0xc1: not supported by lua-cmsgpack 0.4.0
-		raise(l, "Bad data format in input.")
+		luautil.Errorf(l, "Bad data format in input.")
 	}
 }
 

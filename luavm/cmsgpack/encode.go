@@ -24,10 +24,10 @@ type encoder struct {
 func pack(l *lua.State, lim *luautil.Limits) int {
 	nargs := l.Top()
 	if nargs == 0 {
-		argError(l, 0, "MessagePack pack needs input.")
+		luautil.ArgError(l, 0, "MessagePack pack needs input.")
 	}
 	if 2*nargs > cStackMax {
-		argError(l, 0, "Too many arguments for MessagePack pack.")
+		luautil.ArgError(l, 0, "Too many arguments for MessagePack pack.")
 	}
 	e := &encoder{l: l, stack: cStack{l: l}, budget: budget{l: l, lim: lim}}
 	for i := 1; i <= nargs; i++ {
@@ -125,7 +125,7 @@ func (e *encoder) str(s string) {
 // number encodes integral values that fit in int64 as integers and the
 // rest as float 32 when that loses nothing, else float 64.
 func (e *encoder) number(n float64) {
-	if i := cInt64(n); !math.IsInf(n, 0) && float64(i) == n {
+	if i := luautil.CInt64(n); !math.IsInf(n, 0) && float64(i) == n {
 		e.integer(i)
 		return
 	}

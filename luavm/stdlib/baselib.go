@@ -15,29 +15,29 @@ import (
 // (and 5.2's VM could not honour setfenv).
 func (e *Env) openBase(l *lua.State) {
 	l.PushGlobalTable()
-	setFuncs(l, map[string]lua.Function{
-		"assert":         baseAssert,
-		"collectgarbage": e.baseCollectGarbage,
-		"error":          baseError,
-		"gcinfo":         e.baseGCInfo,
-		"getmetatable":   baseGetmetatable,
-		"ipairs":         baseIpairs,
-		"load":           e.baseLoad,
-		"loadstring":     baseLoadstring,
-		"next":           baseNext,
-		"pairs":          basePairs,
-		"pcall":          basePcall,
-		"rawequal":       baseRawequal,
-		"rawget":         baseRawget,
-		"rawset":         baseRawset,
-		"select":         baseSelect,
-		"setmetatable":   baseSetmetatable,
-		"tonumber":       baseTonumber,
-		"tostring":       baseTostring,
-		"type":           baseType,
-		"unpack":         baseUnpack,
-		"xpcall":         baseXpcall,
-	})
+	luautil.SetFuncs(l, []lua.RegistryFunction{
+		{Name: "assert", Function: baseAssert},
+		{Name: "collectgarbage", Function: e.baseCollectGarbage},
+		{Name: "error", Function: baseError},
+		{Name: "gcinfo", Function: e.baseGCInfo},
+		{Name: "getmetatable", Function: baseGetmetatable},
+		{Name: "ipairs", Function: baseIpairs},
+		{Name: "load", Function: e.baseLoad},
+		{Name: "loadstring", Function: baseLoadstring},
+		{Name: "next", Function: baseNext},
+		{Name: "pairs", Function: basePairs},
+		{Name: "pcall", Function: basePcall},
+		{Name: "rawequal", Function: baseRawequal},
+		{Name: "rawget", Function: baseRawget},
+		{Name: "rawset", Function: baseRawset},
+		{Name: "select", Function: baseSelect},
+		{Name: "setmetatable", Function: baseSetmetatable},
+		{Name: "tonumber", Function: baseTonumber},
+		{Name: "tostring", Function: baseTostring},
+		{Name: "type", Function: baseType},
+		{Name: "unpack", Function: baseUnpack},
+		{Name: "xpcall", Function: baseXpcall},
+	}, 0)
 	l.PushNil()
 	l.SetField(-2, "rawlen") // Lua 5.2 only
 	l.PushString("Lua 5.1")
@@ -46,17 +46,17 @@ func (e *Env) openBase(l *lua.State) {
 }
 
 func baseAssert(l *lua.State) int {
-	checkAny(l, 1)
+	luautil.CheckAny(l, 1)
 	if !l.ToBoolean(1) {
-		errorf(l, "%s", optString(l, 2, "assertion failed!"))
+		luautil.Errorf(l, "%s", luautil.OptString(l, 2, "assertion failed!"))
 	}
 	return l.Top()
 }
 
 func baseError(l *lua.State) int {
-	level := optInt(l, 2, 1)
+	level := luautil.OptInt(l, 2, 1)
 	l.SetTop(1)
-	if _, ok := toLString(l, 1); ok {
+	if _, ok := luautil.ToLString(l, 1); ok {
 		if level > 0 {
 			lua.Where(l, int(level))
 			l.PushValue(1)
@@ -80,7 +80,7 @@ func throwValue(l *lua.State) {
 }
 
 func baseGetmetatable(l *lua.State) int {
-	checkAny(l, 1)
+	luautil.CheckAny(l, 1)
 	if !l.MetaTable(1) {
 		l.PushNil()
 		return 1
@@ -91,10 +91,10 @@ func baseGetmetatable(l *lua.State) int {
 
 func baseSetmetatable(l *lua.State) int {
 	t := l.TypeOf(2)
-	checkType(l, 1, lua.TypeTable)
-	argCheck(l, t == lua.TypeNil || t == lua.TypeTable, 2, "nil or table expected")
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.ArgCheck(l, t == lua.TypeNil || t == lua.TypeTable, 2, "nil or table expected")
 	if lua.MetaField(l, 1, "__metatable") {
-		errorf(l, "cannot change a protected metatable")
+		luautil.Errorf(l, "cannot change a protected metatable")
 	}
 	l.SetTop(2)
 	l.SetMetaTable(1)
@@ -102,37 +102,37 @@ func baseSetmetatable(l *lua.State) int {
 }
 
 func baseRawequal(l *lua.State) int {
-	checkAny(l, 1)
-	checkAny(l, 2)
+	luautil.CheckAny(l, 1)
+	luautil.CheckAny(l, 2)
 	l.PushBoolean(l.RawEqual(1, 2))
 	return 1
 }
 
 func baseRawget(l *lua.State) int {
-	checkType(l, 1, lua.TypeTable)
-	checkAny(l, 2)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.CheckAny(l, 2)
 	l.SetTop(2)
 	l.RawGet(1)
 	return 1
 }
 
 func baseRawset(l *lua.State) int {
-	checkType(l, 1, lua.TypeTable)
-	checkAny(l, 2)
-	checkAny(l, 3)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.CheckAny(l, 2)
+	luautil.CheckAny(l, 3)
 	l.SetTop(3)
 	l.RawSet(1)
 	return 1
 }
 
 func baseType(l *lua.State) int {
-	checkAny(l, 1)
-	l.PushString(typeName(l, 1))
+	luautil.CheckAny(l, 1)
+	l.PushString(luautil.TypeName(l, 1))
 	return 1
 }
 
 func baseNext(l *lua.State) int {
-	checkType(l, 1, lua.TypeTable)
+	luautil.CheckType(l, 1, lua.TypeTable)
 	l.SetTop(2)
 	if l.Next(1) {
 		return 2
@@ -143,16 +143,16 @@ func baseNext(l *lua.State) int {
 
 // basePairs and baseIpairs ignore __pairs/__ipairs, which 5.1 lacks.
 func basePairs(l *lua.State) int {
-	checkType(l, 1, lua.TypeTable)
-	pushNamed(l, "(for generator)", baseNext)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.PushNamed(l, "(for generator)", baseNext, 0)
 	l.PushValue(1)
 	l.PushNil()
 	return 3
 }
 
 func ipairsAux(l *lua.State) int {
-	i := checkInt(l, 2)
-	checkType(l, 1, lua.TypeTable)
+	i := luautil.CheckInt(l, 2)
+	luautil.CheckType(l, 1, lua.TypeTable)
 	i++
 	l.PushInteger(int(i))
 	l.RawGetInt(1, int(i))
@@ -163,8 +163,8 @@ func ipairsAux(l *lua.State) int {
 }
 
 func baseIpairs(l *lua.State) int {
-	checkType(l, 1, lua.TypeTable)
-	pushNamed(l, "(for generator)", ipairsAux)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.PushNamed(l, "(for generator)", ipairsAux, 0)
 	l.PushValue(1)
 	l.PushInteger(0)
 	return 3
@@ -178,31 +178,31 @@ func baseSelect(l *lua.State) int {
 			return 1
 		}
 	}
-	i := int(checkInt(l, 1))
+	i := int(luautil.CheckInt(l, 1))
 	if i < 0 {
 		i = n + i
 	} else if i > n {
 		i = n
 	}
-	argCheck(l, 1 <= i, 1, "index out of range")
+	luautil.ArgCheck(l, 1 <= i, 1, "index out of range")
 	return n - i
 }
 
 func baseUnpack(l *lua.State) int {
-	checkType(l, 1, lua.TypeTable)
-	i := optInt(l, 2, 1)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	i := luautil.OptInt(l, 2, 1)
 	var e int32
 	if l.IsNoneOrNil(3) {
 		e = int32(l.RawLength(1))
 	} else {
-		e = checkInt(l, 3)
+		e = luautil.CheckInt(l, 3)
 	}
 	if i > e {
 		return 0
 	}
 	n := int64(e) - int64(i) + 1
 	if n <= 0 || int64(l.Top())+n > maxCStack || !l.CheckStack(int(n)) {
-		errorf(l, "too many results to unpack")
+		luautil.Errorf(l, "too many results to unpack")
 	}
 	for k := int64(i); k <= int64(e); k++ {
 		l.RawGetInt(1, int(k))
@@ -211,7 +211,7 @@ func baseUnpack(l *lua.State) int {
 }
 
 func baseTostring(l *lua.State) int {
-	checkAny(l, 1)
+	luautil.CheckAny(l, 1)
 	if lua.CallMeta(l, 1, "__tostring") {
 		return 1
 	}
@@ -228,18 +228,18 @@ func baseTostring(l *lua.State) int {
 // baseTonumber is luaB_tonumber: base 10 uses strtod rules, other bases
 // C's strtoul (a leading minus negates modulo 2^64).
 func baseTonumber(l *lua.State) int {
-	base := optInt(l, 2, 10)
+	base := luautil.OptInt(l, 2, 10)
 	if base == 10 {
-		checkAny(l, 1)
-		if n, ok := toNumber(l, 1); ok {
+		luautil.CheckAny(l, 1)
+		if n, ok := luautil.ToNumber(l, 1); ok {
 			l.PushNumber(n)
 			return 1
 		}
 		l.PushNil()
 		return 1
 	}
-	s := cString(checkString(l, 1))
-	argCheck(l, 2 <= base && base <= 36, 2, "base out of range")
+	s := cString(luautil.CheckString(l, 1))
+	luautil.ArgCheck(l, 2 <= base && base <= 36, 2, "base out of range")
 	if n, used := strtoul(s, int(base)); used > 0 {
 		rest := s[used:]
 		for len(rest) > 0 && luautil.IsSpace(rest[0]) {
@@ -348,7 +348,7 @@ func basePcall(l *lua.State) int {
 // wrong value anywhere but at the bottom of the stack. Scripts cannot tell
 // the difference without the debug library, which Redis removes.
 func baseXpcall(l *lua.State) int {
-	checkAny(l, 2)
+	luautil.CheckAny(l, 2)
 	l.SetTop(2)
 	l.Insert(1) // handler below f
 	if err := l.ProtectedCall(0, lua.MultipleReturns, 0); err == nil {
@@ -402,16 +402,16 @@ func loadChunk(l *lua.State, chunk, name string) int {
 }
 
 func baseLoadstring(l *lua.State) int {
-	s := checkString(l, 1)
-	name := optString(l, 2, s)
+	s := luautil.CheckString(l, 1)
+	name := luautil.OptString(l, 2, s)
 	return loadChunk(l, s, name)
 }
 
 // baseLoad is 5.1's load(func [, chunkname]): the reader function is called
 // until it returns nil or an empty string.
 func (e *Env) baseLoad(l *lua.State) int {
-	name := optString(l, 2, "=(load)")
-	checkType(l, 1, lua.TypeFunction)
+	name := luautil.OptString(l, 2, "=(load)")
+	luautil.CheckType(l, 1, lua.TypeFunction)
 	l.SetTop(3)
 	var b strings.Builder
 	for {
@@ -427,9 +427,9 @@ func (e *Env) baseLoad(l *lua.State) int {
 			l.Pop(1)
 			break
 		}
-		s, ok := toLString(l, -1)
+		s, ok := luautil.ToLString(l, -1)
 		if !ok {
-			errorf(l, "reader function must return a string")
+			luautil.Errorf(l, "reader function must return a string")
 		}
 		l.Pop(1)
 		if s == "" {
@@ -454,7 +454,7 @@ func (e *Env) baseGCInfo(l *lua.State) int {
 // stopped or forced from a script.
 func (e *Env) baseCollectGarbage(l *lua.State) int {
 	opts := []string{"stop", "restart", "collect", "count", "step", "setpause", "setstepmul"}
-	opt := optString(l, 1, "collect")
+	opt := luautil.OptString(l, 1, "collect")
 	o := -1
 	for i, s := range opts {
 		if s == opt {
@@ -462,9 +462,9 @@ func (e *Env) baseCollectGarbage(l *lua.State) int {
 		}
 	}
 	if o < 0 {
-		argError(l, 1, "invalid option '"+opt+"'")
+		luautil.ArgError(l, 1, "invalid option '"+opt+"'")
 	}
-	ex := optInt(l, 2, 0)
+	ex := luautil.OptInt(l, 2, 0)
 	switch opts[o] {
 	case "count":
 		l.PushNumber(e.memoryKB())

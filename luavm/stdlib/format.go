@@ -25,7 +25,7 @@ type spec struct {
 func (e *Env) strFormat(l *lua.State) int {
 	top := l.Top()
 	arg := 1
-	f := checkString(l, arg)
+	f := luautil.CheckString(l, arg)
 	var b []byte
 	add := func(s string) {
 		e.lim.Charge(l, len(s))
@@ -49,25 +49,25 @@ func (e *Env) strFormat(l *lua.State) int {
 		}
 		arg++
 		if arg > top {
-			argError(l, arg, "no value")
+			luautil.ArgError(l, arg, "no value")
 		}
 		var sp spec
 		i = scanFormat(l, f, i, &sp)
 		var out string
 		switch sp.conv {
 		case 'c':
-			out = sp.pad(string([]byte{byte(toInt32(checkNumber(l, arg)))}), false)
+			out = sp.pad(string([]byte{byte(toInt32(luautil.CheckNumber(l, arg)))}), false)
 		case 'd', 'i':
-			out = sp.formatInt(toInteger(checkNumber(l, arg)))
+			out = sp.formatInt(luautil.CInt64(luautil.CheckNumber(l, arg)))
 		case 'o', 'u', 'x', 'X':
-			out = sp.formatUint(toUint64(checkNumber(l, arg)))
+			out = sp.formatUint(toUint64(luautil.CheckNumber(l, arg)))
 		case 'e', 'E', 'f', 'g', 'G':
-			out = sp.formatFloat(checkNumber(l, arg))
+			out = sp.formatFloat(luautil.CheckNumber(l, arg))
 		case 'q':
-			add(quoted(checkString(l, arg)))
+			add(quoted(luautil.CheckString(l, arg)))
 			continue
 		case 's':
-			s := checkString(l, arg)
+			s := luautil.CheckString(l, arg)
 			if sp.prec < 0 && len(s) >= 100 {
 				// C keeps long strings whole when there is no precision.
 				add(s)
@@ -79,7 +79,7 @@ func (e *Env) strFormat(l *lua.State) int {
 			}
 			out = sp.pad(s, false)
 		default:
-			errorf(l, "invalid option '%%%s' to 'format'", cString(string([]byte{sp.conv})))
+			luautil.Errorf(l, "invalid option '%%%s' to 'format'", cString(string([]byte{sp.conv})))
 		}
 		// C copies the item with strlen: output stops at a NUL byte.
 		add(cString(out))
@@ -114,7 +114,7 @@ func scanFormat(l *lua.State, f string, i int, sp *spec) int {
 		i++
 	}
 	if i-start >= len(formatFlags)+1 {
-		errorf(l, "invalid format (repeated flags)")
+		luautil.Errorf(l, "invalid format (repeated flags)")
 	}
 	digits := func() int {
 		n := -1
@@ -139,7 +139,7 @@ func scanFormat(l *lua.State, f string, i int, sp *spec) int {
 		}
 	}
 	if isDigit(at(i)) {
-		errorf(l, "invalid format (width or precision too long)")
+		luautil.Errorf(l, "invalid format (width or precision too long)")
 	}
 	sp.conv = at(i)
 	return i + 1
@@ -165,9 +165,9 @@ func toInt32(f float64) int32 {
 func toUint64(f float64) uint64 {
 	const two63 = 9223372036854775808.0
 	if !(f >= two63) {
-		return uint64(toInteger(f))
+		return uint64(luautil.CInt64(f))
 	}
-	return uint64(toInteger(f-two63)) ^ 1<<63
+	return uint64(luautil.CInt64(f-two63)) ^ 1<<63
 }
 
 // pad applies the field width; zeros (after any sign or prefix of length

@@ -86,7 +86,7 @@ func renderLua(l *lua.State, i int) string {
 		return "$" + s
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(i)
-		return ":" + strconv.FormatInt(toInteger(n), 10)
+		return ":" + strconv.FormatInt(luautil.CInt64(n), 10)
 	case lua.TypeBoolean:
 		if l.ToBoolean(i) {
 			return ":1"

@@ -73,7 +73,7 @@ func (m *matcher) tick() {
 	}
 }
 
-func (m *matcher) error(msg string) { errorf(m.l, "%s", msg) }
+func (m *matcher) error(msg string) { luautil.Errorf(m.l, "%s", msg) }
 
 func (m *matcher) checkCapture(c byte) int {
 	i := int(c) - '1'
@@ -449,7 +449,7 @@ func (m *matcher) pushCaptures(s, e int, wholeIfNone bool) int {
 		n = 1
 	}
 	if !m.l.CheckStack(n) {
-		errorf(m.l, "stack overflow (too many captures)")
+		luautil.Errorf(m.l, "stack overflow (too many captures)")
 	}
 	for i := 0; i < n; i++ {
 		m.pushCapture(i, s, e)

@@ -14,8 +14,12 @@
 //
 //   - "bad argument" messages name the function by its library name;
 //     5.1 takes the name from the call site, so a call through a local
-//     alias or as a method (s:rep()) is named, and for methods numbered,
-//     differently there. go-lua's call-site information is unreliable.
+//     alias is named differently there. go-lua's call-site information is
+//     unreliable. Methods are recognised by how they are reached: a string
+//     function read from a string value (s:rep(), s.rep) numbers its
+//     arguments without self, so ("x").rep("x") and string.rep differ
+//     from 5.1 in those two rare cases: ("x").rep ~= string.rep, and
+//     ("x").rep(...) counts as a method call.
 //   - There is no coroutine library (go-lua has none) and string.dump
 //     always fails (luavm loads no bytecode).
 //   - Without cgo, math functions are Go's, whose results can differ from

@@ -4,46 +4,62 @@ import (
 	"strings"
 
 	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
 // openString replaces go-lua's string library with lstrlib.c's functions
 // and points the string metatable's __index at it.
 func (e *Env) openString(l *lua.State) {
+	funcs := []lua.RegistryFunction{
+		{Name: "len", Function: strLen},
+		{Name: "sub", Function: strSub},
+		{Name: "upper", Function: e.strUpper},
+		{Name: "lower", Function: e.strLower},
+		{Name: "reverse", Function: e.strReverse},
+		{Name: "rep", Function: e.strRep},
+		{Name: "byte", Function: strByte},
+		{Name: "char", Function: e.strChar},
+		{Name: "find", Function: e.strFind},
+		{Name: "match", Function: e.strMatch},
+		{Name: "gmatch", Function: e.strGmatch},
+		{Name: "gsub", Function: e.strGsub},
+		{Name: "format", Function: e.strFormat},
+		{Name: "gfind", Function: e.strGmatch}, // LUA_COMPAT_GFIND: an alias in Redis's build
+		// string.dump would hand out bytecode, which luavm never loads;
+		// 5.1 has it, so keep the name present but refusing.
+		{Name: "dump", Function: strDump},
+	}
 	l.Global("string")
-	setFuncs(l, map[string]lua.Function{
-		"len":     strLen,
-		"sub":     strSub,
-		"upper":   e.strUpper,
-		"lower":   e.strLower,
-		"reverse": e.strReverse,
-		"rep":     e.strRep,
-		"byte":    strByte,
-		"char":    e.strChar,
-		"find":    e.strFind,
-		"match":   e.strMatch,
-		"gmatch":  e.strGmatch,
-		"gsub":    e.strGsub,
-		"format":  e.strFormat,
-		"gfind":   e.strGmatch, // LUA_COMPAT_GFIND: an alias in Redis's build
-	})
-	// string.dump would hand out bytecode, which luavm never loads; 5.1
-	// has it, so keep go-lua's name present but refusing.
-	pushNamed(l, "dump", func(l *lua.State) int {
-		checkType(l, 1, lua.TypeFunction)
-		errorf(l, "unable to dump given function")
-		return 0
-	})
-	l.SetField(-2, "dump")
-	// The metatable shared by all strings: __index is the string table.
+	luautil.SetFuncs(l, funcs, 0)
+	// The metatable shared by all strings. Its __index holds the same
+	// functions as the string table, as method closures: 5.1 numbers the
+	// arguments of s:rep(n) without self in its errors, and go-lua cannot
+	// tell a method call from its call site. Scripts never see this table:
+	// the metatable's __metatable, which getmetatable("") returns, is one
+	// whose __index is the string table itself.
 	l.PushString("")
 	if !l.MetaTable(-1) {
 		l.NewTable()
 		l.PushValue(-1)
 		l.SetMetaTable(-3)
 	}
-	l.PushValue(-3)
+	l.CreateTable(0, len(funcs))
+	for _, f := range funcs {
+		luautil.PushMethod(l, f.Name, f.Function, 0)
+		l.SetField(-2, f.Name)
+	}
 	l.SetField(-2, "__index")
+	l.CreateTable(0, 1)
+	l.PushValue(-4)
+	l.SetField(-2, "__index")
+	l.SetField(-2, "__metatable")
 	l.Pop(3)
+}
+
+func strDump(l *lua.State) int {
+	luautil.CheckType(l, 1, lua.TypeFunction)
+	luautil.Errorf(l, "unable to dump given function")
+	return 0
 }
 
 // posRelat is lstrlib.c's posrelat: negative positions count from the end.
@@ -58,14 +74,14 @@ func posRelat(pos int64, n int) int64 {
 }
 
 func strLen(l *lua.State) int {
-	l.PushInteger(len(checkString(l, 1)))
+	l.PushInteger(len(luautil.CheckString(l, 1)))
 	return 1
 }
 
 func strSub(l *lua.State) int {
-	s := checkString(l, 1)
-	start := posRelat(checkInteger(l, 2), len(s))
-	end := posRelat(optInteger(l, 3, -1), len(s))
+	s := luautil.CheckString(l, 1)
+	start := posRelat(luautil.CheckInteger(l, 2), len(s))
+	end := posRelat(luautil.OptInteger(l, 3, -1), len(s))
 	if start < 1 {
 		start = 1
 	}
@@ -81,7 +97,7 @@ func strSub(l *lua.State) int {
 }
 
 func (e *Env) mapBytes(l *lua.State, f func(byte) byte) int {
-	s := checkString(l, 1)
+	s := luautil.CheckString(l, 1)
 	e.lim.Charge(l, len(s))
 	b := make([]byte, len(s))
 	for i := 0; i < len(s); i++ {
@@ -95,7 +111,7 @@ func (e *Env) strUpper(l *lua.State) int { return e.mapBytes(l, toUpper) }
 func (e *Env) strLower(l *lua.State) int { return e.mapBytes(l, toLower) }
 
 func (e *Env) strReverse(l *lua.State) int {
-	s := checkString(l, 1)
+	s := luautil.CheckString(l, 1)
 	e.lim.Charge(l, len(s))
 	b := make([]byte, len(s))
 	for i := 0; i < len(s); i++ {
@@ -106,8 +122,8 @@ func (e *Env) strReverse(l *lua.State) int {
 }
 
 func (e *Env) strRep(l *lua.State) int {
-	s := checkString(l, 1)
-	n := checkInt(l, 2)
+	s := luautil.CheckString(l, 1)
+	n := luautil.CheckInt(l, 2)
 	if n <= 0 || len(s) == 0 {
 		l.PushString("")
 		return 1
@@ -128,9 +144,9 @@ const maxInt = int(^uint(0) >> 1)
 const maxCStack = 8000
 
 func strByte(l *lua.State) int {
-	s := checkString(l, 1)
-	posi := posRelat(optInteger(l, 2, 1), len(s))
-	pose := posRelat(optInteger(l, 3, posi), len(s))
+	s := luautil.CheckString(l, 1)
+	posi := posRelat(luautil.OptInteger(l, 2, 1), len(s))
+	pose := posRelat(luautil.OptInteger(l, 3, posi), len(s))
 	if posi <= 0 {
 		posi = 1
 	}
@@ -142,7 +158,7 @@ func strByte(l *lua.State) int {
 	}
 	n := int(pose - posi + 1)
 	if l.Top()+n > maxCStack || !l.CheckStack(n+lua.MinStack) {
-		errorf(l, "stack overflow (string slice too long)")
+		luautil.Errorf(l, "stack overflow (string slice too long)")
 	}
 	for i := 0; i < n; i++ {
 		l.PushInteger(int(s[int(posi)+i-1]))
@@ -154,8 +170,8 @@ func (e *Env) strChar(l *lua.State) int {
 	n := l.Top()
 	b := make([]byte, n)
 	for i := 1; i <= n; i++ {
-		c := checkInt(l, i)
-		argCheck(l, c >= 0 && c <= 255, i, "invalid value")
+		c := luautil.CheckInt(l, i)
+		luautil.ArgCheck(l, c >= 0 && c <= 255, i, "invalid value")
 		b[i-1] = byte(c)
 	}
 	e.lim.Charge(l, n)
@@ -172,9 +188,9 @@ func (e *Env) strMatch(l *lua.State) int { return e.findAux(l, false) }
 
 // findAux is str_find_aux: find and match.
 func (e *Env) findAux(l *lua.State, find bool) int {
-	s := checkString(l, 1)
-	p := checkString(l, 2)
-	init := posRelat(optInteger(l, 3, 1), len(s)) - 1
+	s := luautil.CheckString(l, 1)
+	p := luautil.CheckString(l, 2)
+	init := posRelat(luautil.OptInteger(l, 3, 1), len(s)) - 1
 	if init < 0 {
 		init = 0
 	} else if init > int64(len(s)) {
@@ -215,10 +231,10 @@ func (e *Env) findAux(l *lua.State, find bool) int {
 }
 
 func (e *Env) strGmatch(l *lua.State) int {
-	s := checkString(l, 1)
-	p := cPattern(checkString(l, 2))
+	s := luautil.CheckString(l, 1)
+	p := cPattern(luautil.CheckString(l, 2))
 	pos := 0
-	pushNamed(l, "(for generator)", func(l *lua.State) int {
+	luautil.PushNamed(l, "(for generator)", func(l *lua.State) int {
 		m := e.newMatcher(l, s, p)
 		for src := pos; src <= len(s); src++ {
 			m.level = 0
@@ -232,24 +248,24 @@ func (e *Env) strGmatch(l *lua.State) int {
 		}
 		pos = len(s) + 1
 		return 0
-	})
+	}, 0)
 	return 1
 }
 
 func (e *Env) strGsub(l *lua.State) int {
-	src := checkString(l, 1)
-	p := cPattern(checkString(l, 2))
+	src := luautil.CheckString(l, 1)
+	p := cPattern(luautil.CheckString(l, 2))
 	tr := l.TypeOf(3)
-	maxS := optInt(l, 4, int32(len(src)+1))
+	maxS := luautil.OptInt(l, 4, int32(len(src)+1))
 	anchor := len(p) > 0 && p[0] == '^'
 	if anchor {
 		p = p[1:]
 	}
-	argCheck(l, tr == lua.TypeNumber || tr == lua.TypeString || tr == lua.TypeFunction || tr == lua.TypeTable,
+	luautil.ArgCheck(l, tr == lua.TypeNumber || tr == lua.TypeString || tr == lua.TypeFunction || tr == lua.TypeTable,
 		3, "string/function/table expected")
 	var repl string
 	if tr == lua.TypeNumber || tr == lua.TypeString {
-		repl, _ = toLString(l, 3)
+		repl, _ = luautil.ToLString(l, 3)
 	}
 	m := e.newMatcher(l, src, p)
 	var b []byte
@@ -327,9 +343,9 @@ func (e *Env) addValue(l *lua.State, m *matcher, tr lua.Type, repl string, s, en
 		add(m.src[s:end])
 		return
 	}
-	v, ok := toLString(l, -1)
+	v, ok := luautil.ToLString(l, -1)
 	if !ok {
-		errorf(l, "invalid replacement value (a %s)", typeName(l, -1))
+		luautil.Errorf(l, "invalid replacement value (a %s)", luautil.TypeName(l, -1))
 	}
 	l.Pop(1)
 	add(v)

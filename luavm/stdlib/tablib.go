@@ -2,42 +2,43 @@ package stdlib
 
 import (
 	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
 // openTable installs ltablib.c's table library (5.1 has no table.pack or
 // table.unpack).
 func (e *Env) openTable(l *lua.State) {
 	l.NewTable()
-	setFuncs(l, map[string]lua.Function{
-		"concat":   e.tabConcat,
-		"foreach":  tabForeach,
-		"foreachi": tabForeachi,
-		"getn": func(l *lua.State) int {
+	luautil.SetFuncs(l, []lua.RegistryFunction{
+		{Name: "concat", Function: e.tabConcat},
+		{Name: "foreach", Function: tabForeach},
+		{Name: "foreachi", Function: tabForeachi},
+		{Name: "getn", Function: func(l *lua.State) int {
 			l.PushInteger(auxGetn(l, 1))
 			return 1
-		},
-		"maxn":   tabMaxn,
-		"insert": e.tabInsert,
-		"remove": tabRemove,
-		"setn": func(l *lua.State) int {
-			checkType(l, 1, lua.TypeTable)
-			errorf(l, "'setn' is obsolete")
+		}},
+		{Name: "maxn", Function: tabMaxn},
+		{Name: "insert", Function: e.tabInsert},
+		{Name: "remove", Function: tabRemove},
+		{Name: "setn", Function: func(l *lua.State) int {
+			luautil.CheckType(l, 1, lua.TypeTable)
+			luautil.Errorf(l, "'setn' is obsolete")
 			return 0
-		},
-		"sort": e.tabSort,
-	})
+		}},
+		{Name: "sort", Function: e.tabSort},
+	}, 0)
 	setLib(l, "table")
 }
 
 // auxGetn checks that argument i is a table and returns its length.
 func auxGetn(l *lua.State, i int) int {
-	checkType(l, i, lua.TypeTable)
+	luautil.CheckType(l, i, lua.TypeTable)
 	return l.RawLength(i)
 }
 
 func tabForeachi(l *lua.State) int {
 	n := auxGetn(l, 1)
-	checkType(l, 2, lua.TypeFunction)
+	luautil.CheckType(l, 2, lua.TypeFunction)
 	for i := 1; i <= n; i++ {
 		l.PushValue(2)
 		l.PushInteger(i)
@@ -52,8 +53,8 @@ func tabForeachi(l *lua.State) int {
 }
 
 func tabForeach(l *lua.State) int {
-	checkType(l, 1, lua.TypeTable)
-	checkType(l, 2, lua.TypeFunction)
+	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.CheckType(l, 2, lua.TypeFunction)
 	l.PushNil()
 	for l.Next(1) {
 		l.PushValue(2)
@@ -70,7 +71,7 @@ func tabForeach(l *lua.State) int {
 
 func tabMaxn(l *lua.State) int {
 	max := 0.0
-	checkType(l, 1, lua.TypeTable)
+	luautil.CheckType(l, 1, lua.TypeTable)
 	l.PushNil()
 	for l.Next(1) {
 		l.Pop(1)
@@ -92,7 +93,7 @@ func (e *Env) tabInsert(l *lua.State) int {
 	case 2:
 		pos = n
 	case 3:
-		pos = checkInt(l, 2)
+		pos = luautil.CheckInt(l, 2)
 		if pos > n {
 			n = pos
 		}
@@ -104,7 +105,7 @@ func (e *Env) tabInsert(l *lua.State) int {
 			}
 		}
 	default:
-		errorf(l, "wrong number of arguments to 'insert'")
+		luautil.Errorf(l, "wrong number of arguments to 'insert'")
 	}
 	l.RawSetInt(1, int(pos))
 	return 0
@@ -112,7 +113,7 @@ func (e *Env) tabInsert(l *lua.State) int {
 
 func tabRemove(l *lua.State) int {
 	e := int32(auxGetn(l, 1))
-	pos := optInt(l, 2, e)
+	pos := luautil.OptInt(l, 2, e)
 	if !(1 <= pos && pos <= e) {
 		return 0
 	}
@@ -129,14 +130,14 @@ func tabRemove(l *lua.State) int {
 // tabConcat builds the result in one buffer (go-lua's is quadratic),
 // charging its size before growing it.
 func (e *Env) tabConcat(l *lua.State) int {
-	sep := optString(l, 2, "")
-	checkType(l, 1, lua.TypeTable)
-	i := optInt(l, 3, 1)
+	sep := luautil.OptString(l, 2, "")
+	luautil.CheckType(l, 1, lua.TypeTable)
+	i := luautil.OptInt(l, 3, 1)
 	var last int32
 	if l.IsNoneOrNil(4) {
 		last = int32(l.RawLength(1))
 	} else {
-		last = checkInt(l, 4)
+		last = luautil.CheckInt(l, 4)
 	}
 	var b []byte
 	add := func(s string) {
@@ -145,9 +146,9 @@ func (e *Env) tabConcat(l *lua.State) int {
 	}
 	field := func(i int32) {
 		l.RawGetInt(1, int(i))
-		s, ok := toLString(l, -1)
+		s, ok := luautil.ToLString(l, -1)
 		if !ok {
-			errorf(l, "invalid value (%s) at index %d in table for 'concat'", typeName(l, -1), i)
+			luautil.Errorf(l, "invalid value (%s) at index %d in table for 'concat'", luautil.TypeName(l, -1), i)
 		}
 		l.Pop(1)
 		add(s)
@@ -171,10 +172,10 @@ func (e *Env) tabConcat(l *lua.State) int {
 func (e *Env) tabSort(l *lua.State) int {
 	n := auxGetn(l, 1)
 	if !l.CheckStack(40 + lua.MinStack) {
-		errorf(l, "stack overflow")
+		luautil.Errorf(l, "stack overflow")
 	}
 	if !l.IsNoneOrNil(2) {
-		checkType(l, 2, lua.TypeFunction)
+		luautil.CheckType(l, 2, lua.TypeFunction)
 	}
 	l.SetTop(2)
 	s := sorter{l: l, e: e, fn: !l.IsNil(2)}
@@ -284,7 +285,7 @@ func (s *sorter) sort(lo, up int) {
 					break
 				}
 				if i > up {
-					errorf(l, "invalid order function for sorting")
+					luautil.Errorf(l, "invalid order function for sorting")
 				}
 				l.Pop(1)
 			}
@@ -295,7 +296,7 @@ func (s *sorter) sort(lo, up int) {
 					break
 				}
 				if j < lo {
-					errorf(l, "invalid order function for sorting")
+					luautil.Errorf(l, "invalid order function for sorting")
 				}
 				l.Pop(1)
 			}

@@ -45,7 +45,7 @@ type format struct {
 }
 
 func newFormat(l *lua.State, lim *luautil.Limits) *format {
-	s := checkString(l, 1)
+	s := luautil.CheckString(l, 1)
 	if i := bytes.IndexByte([]byte(s), 0); i >= 0 {
 		s = s[:i] // the C code reads a NUL-terminated string
 	}
@@ -74,7 +74,7 @@ func (f *format) number(def int) int {
 	for f.more() && isDigit(f.fmt[f.pos]) {
 		d := int(f.fmt[f.pos] - '0')
 		if a > math.MaxInt32/10 || a*10 > math.MaxInt32-d {
-			raise(f.l, "integral size overflow")
+			luautil.Errorf(f.l, "integral size overflow")
 		}
 		a = a*10 + d
 		f.pos++
@@ -100,7 +100,7 @@ func (f *format) size(opt byte) uint64 {
 	case 'i', 'I':
 		sz := f.number(4)
 		if sz > maxIntSize {
-			raise(f.l, "integral size %d is larger than limit of %d", sz, maxIntSize)
+			luautil.Errorf(f.l, "integral size %d is larger than limit of %d", sz, maxIntSize)
 		}
 		return uint64(sz)
 	}
@@ -131,16 +131,13 @@ func (f *format) control(opt byte) {
 	case '!':
 		a := f.number(maxAlign)
 		if a <= 0 || a&(a-1) != 0 {
-			raise(f.l, "alignment %d is not a power of 2", a)
+			luautil.Errorf(f.l, "alignment %d is not a power of 2", a)
 		}
 		f.h.align = uint64(a)
 	default:
-		argError(f.l, 1, "invalid format option '"+string([]byte{opt})+"'")
+		luautil.ArgError(f.l, 1, "invalid format option '"+string([]byte{opt})+"'")
 	}
 }
-
-// raise is luaL_error.
-func raise(l *lua.State, format string, args ...any) { errorf(l, format, args...) }
 
 // isIntOpt reports whether opt is one of the integer options.
 func isIntOpt(opt byte) bool {
@@ -156,9 +153,9 @@ func isIntOpt(opt byte) bool {
 func cUint64(d float64) uint64 {
 	const two63 = 1 << 63
 	if !(d >= two63) { // NaN takes this branch too
-		return uint64(cInt64(d))
+		return uint64(luautil.CInt64(d))
 	}
-	return uint64(cInt64(d-two63)) ^ (1 << 63)
+	return uint64(luautil.CInt64(d-two63)) ^ (1 << 63)
 }
 
 // buffer is the packed output, charged to the script's budget as it grows.
@@ -212,11 +209,11 @@ func pack(lim *luautil.Limits) lua.Function {
 			}
 			switch {
 			case isIntOpt(opt):
-				n := checkNumber(l, arg)
+				n := luautil.CheckNumber(l, arg)
 				arg++
 				var v uint64
 				if n < 0 {
-					v = uint64(cInt64(n))
+					v = uint64(luautil.CInt64(n))
 				} else {
 					v = cUint64(n)
 				}
@@ -232,21 +229,21 @@ func pack(lim *luautil.Limits) lua.Function {
 			case opt == 'x':
 				out.add(0)
 			case opt == 'f':
-				bits := math.Float32bits(float32(checkNumber(l, arg)))
+				bits := math.Float32bits(float32(luautil.CheckNumber(l, arg)))
 				arg++
 				putUint(&out, uint64(bits), 4, f.h.bigEndian)
 			case opt == 'd':
-				bits := math.Float64bits(checkNumber(l, arg))
+				bits := math.Float64bits(luautil.CheckNumber(l, arg))
 				arg++
 				putUint(&out, bits, 8, f.h.bigEndian)
 			case opt == 'c' || opt == 's':
-				s := checkString(l, arg)
+				s := luautil.CheckString(l, arg)
 				arg++
 				if size == 0 {
 					size = uint64(len(s))
 				}
 				// The C code reports the argument after the string.
-				argCheck(l, uint64(len(s)) >= size, arg, "string too short")
+				luautil.ArgCheck(l, uint64(len(s)) >= size, arg, "string too short")
 				out.addString(s[:size])
 				if opt == 's' {
 					out.add(0)
@@ -316,10 +313,10 @@ func getUint(p string, big bool) uint64 {
 func unpack(lim *luautil.Limits) lua.Function {
 	return func(l *lua.State) int {
 		f := newFormat(l, lim)
-		data := checkString(l, 2)
+		data := luautil.CheckString(l, 2)
 		ld := uint64(len(data))
-		pos := uint64(optInteger(l, 3, 1))
-		argCheck(l, pos > 0, 3, "offset must be 1 or greater")
+		pos := uint64(luautil.OptInteger(l, 3, 1))
+		luautil.ArgCheck(l, pos > 0, 3, "offset must be 1 or greater")
 		pos--
 		nargs := l.Top()
 		n := 0
@@ -327,9 +324,9 @@ func unpack(lim *luautil.Limits) lua.Function {
 			opt := f.next()
 			size := f.size(opt)
 			pos += f.padding(pos, opt, size)
-			argCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
+			luautil.ArgCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
 			if nargs+n+2 > cStackMax {
-				raise(l, "stack overflow (too many results)")
+				luautil.Errorf(l, "stack overflow (too many results)")
 			}
 			l.CheckStack(2)
 			switch {
@@ -349,15 +346,15 @@ func unpack(lim *luautil.Limits) lua.Function {
 				if size == 0 {
 					prev, ok := 0.0, n > 0
 					if ok {
-						prev, ok = toNumber(l, -1)
+						prev, ok = luautil.ToNumber(l, -1)
 					}
 					if !ok {
-						raise(l, "format 'c0' needs a previous size")
+						luautil.Errorf(l, "format 'c0' needs a previous size")
 					}
 					size = cUint64(prev)
 					l.Pop(1)
 					n--
-					argCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
+					luautil.ArgCheck(l, size <= ld && pos <= ld-size, 2, "data string too short")
 				}
 				if lim != nil {
 					lim.Charge(l, int(size))
@@ -367,7 +364,7 @@ func unpack(lim *luautil.Limits) lua.Function {
 			case opt == 's':
 				e := bytes.IndexByte([]byte(data[pos:]), 0)
 				if e < 0 {
-					raise(l, "unfinished string in data")
+					luautil.Errorf(l, "unfinished string in data")
 				}
 				if lim != nil {
 					lim.Charge(l, e)
@@ -394,9 +391,9 @@ func size(l *lua.State, lim *luautil.Limits) int {
 		pos += f.padding(pos, opt, size)
 		switch {
 		case opt == 's':
-			argError(l, 1, "option 's' has no fixed size")
+			luautil.ArgError(l, 1, "option 's' has no fixed size")
 		case opt == 'c' && size == 0:
-			argError(l, 1, "option 'c0' has no fixed size")
+			luautil.ArgError(l, 1, "option 'c0' has no fixed size")
 		}
 		if !isAlnum(opt) {
 			f.control(opt)
@@ -414,7 +411,7 @@ func isAlnum(c byte) bool {
 // Open creates the `struct` table as Redis's luaopen_struct does and sets
 // it as a global. Packed output and unpacked strings are charged to lim.
 func Open(l *lua.State, lim *luautil.Limits) {
-	newLib(l, []lua.RegistryFunction{
+	luautil.NewLib(l, []lua.RegistryFunction{
 		{Name: "pack", Function: pack(lim)},
 		{Name: "unpack", Function: unpack(lim)},
 		{Name: "size", Function: func(l *lua.State) int { return size(l, lim) }},
