@@ -68,6 +68,11 @@ type Config struct {
 	// ScriptCacheSize bounds the scripts added by EVAL that EVALSHA can
 	// find, least recently used first out; SCRIPT LOAD-ed scripts are kept.
 	ScriptCacheSize int `yaml:"script-cache-size"`
+	// RegistryDB is the upstream database that holds the registry of
+	// SCRIPT LOAD-ed scripts and function libraries shared by every
+	// luaproxy in front of the upstream (package registry); -1 keeps
+	// them in this process only.
+	RegistryDB int `yaml:"registry-db"`
 
 	// origins records where each non-default setting came from, for
 	// error messages. It is a pointer so that Config stays comparable.
@@ -88,6 +93,7 @@ func Default() Config {
 		DrainTimeout:        10 * time.Second,
 		LuaMemoryLimit:      256 << 20,
 		ScriptCacheSize:     500,
+		RegistryDB:          15,
 	}
 }
 

@@ -86,6 +86,7 @@ func TestLoadEverySetting(t *testing.T) {
 		"--lua-memory-limit", "64mb",
 		"--lua-time-limit", "2s",
 		"--script-cache-size", "50",
+		"--registry-db", "-1",
 	}
 	cfg, err := Load(args, env(nil))
 	if err != nil {
@@ -97,6 +98,7 @@ func TestLoadEverySetting(t *testing.T) {
 		AdminListen: "", Pprof: true, LogLevel: "debug", LogFormat: "console", MaxClients: 12,
 		ClientIdleTimeout: time.Minute, ProtoMaxBulkLen: 2 << 20, DrainTimeout: 500 * time.Millisecond,
 		LuaPoolSize: 3, LuaMemoryLimit: 64 << 20, LuaTimeLimit: 2 * time.Second, ScriptCacheSize: 50,
+		RegistryDB: -1,
 	}
 	cfg.origins = nil
 	if cfg != want {
@@ -153,6 +155,7 @@ lua-pool-size: 0
 lua-memory-limit: 0
 lua-time-limit: 100ms
 script-cache-size: 10000
+registry-db: 3
 `)
 	cfg, err := Load([]string{"--config=" + file}, env(nil))
 	if err != nil {
@@ -165,7 +168,7 @@ script-cache-size: 10000
 		Listen: "[::1]:7000", Upstream: "redis://:secret@10.0.0.1:7001", UpstreamDialTimeout: 2 * time.Second,
 		Pprof: true, LogLevel: "error", LogFormat: "console", MaxClients: 3,
 		ProtoMaxBulkLen: 1 << 30, DrainTimeout: 90 * time.Second,
-		LuaTimeLimit: 100 * time.Millisecond, ScriptCacheSize: 10000,
+		LuaTimeLimit: 100 * time.Millisecond, ScriptCacheSize: 10000, RegistryDB: 3,
 	}
 	cfg.origins = nil
 	if cfg != want {

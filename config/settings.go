@@ -52,6 +52,7 @@ func settings() []setting {
 		def("lua-memory-limit", "memory budget of one script (bytes, or 256mb); 0 means none", func(c *Config) *int64 { return &c.LuaMemoryLimit }, parseSize, checkNonNegative[int64]),
 		def("lua-time-limit", "end scripts running longer with an error; 0 never does, as Redis", func(c *Config) *time.Duration { return &c.LuaTimeLimit }, parseDuration, checkNonNegative[time.Duration]),
 		def("script-cache-size", "scripts added by EVAL kept for EVALSHA (SCRIPT LOAD-ed ones are all kept)", func(c *Config) *int { return &c.ScriptCacheSize }, parseInt, checkPositive[int]),
+		def("registry-db", "upstream database of the shared script and library registry; -1 keeps them in-process", func(c *Config) *int { return &c.RegistryDB }, parseInt, checkRegistryDB),
 	}
 }
 
@@ -373,4 +374,12 @@ func checkAtLeast(min int64, shown string) func(int64) error {
 		}
 		return nil
 	}
+}
+
+// checkRegistryDB accepts a database number or -1 (no registry).
+func checkRegistryDB(v int) error {
+	if v < -1 {
+		return errors.New("must be a database number, or -1 for none")
+	}
+	return nil
 }
