@@ -267,3 +267,36 @@ func isDumpErrorReply(reply string) bool {
 	}
 	return false
 }
+
+// TestAppendRDBStringMatchesDUMP compares the string encoding (integer
+// forms, LZF, lengths) with Redis's DUMP of string keys, which writes
+// strings the same way FUNCTION DUMP writes library code. This reaches short
+// and odd inputs that no valid library has.
+func TestAppendRDBStringMatchesDUMP(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Dial(t)
+	rng := rand.New(rand.NewSource(4))
+	values := []string{"", "0", "-1", "127", "-128", "128", "32767", "-32769", "2147483647", "-2147483648",
+		"2147483648", "99999999999", "123456789012", "007", "+5", " 1", "1 ",
+		strings.Repeat("a", 21), strings.Repeat("ab", 11), "abcdefghijabcdefghijab", strings.Repeat("x", 25)}
+	for i := 0; i < 400; i++ {
+		n := rng.Intn(120)
+		if i%10 == 0 {
+			n = rng.Intn(20000)
+		}
+		values = append(values, string(randomFiller(rng, n, []int{1, 2, 3, 8, 256}[i%5])))
+	}
+	for i, v := range values {
+		c.MustDo(t, "SET", "k", v)
+		dump := bulk(t, c.MustDo(t, "DUMP", "k"))
+		want := dump[1 : len(dump)-dumpFooterLen]
+		if got := appendRDBString(nil, []byte(v)); !bytes.Equal(got, want) {
+			t.Fatalf("value %d (%d bytes): appendRDBString = %x, DUMP has %x", i, len(v), got[:min(len(got), 40)], want[:min(len(want), 40)])
+		}
+		r := rdbReader{buf: want}
+		back, ok := r.string()
+		if !ok || string(back) != v || r.remaining() != 0 {
+			t.Fatalf("value %d: reading Redis's encoding back failed", i)
+		}
+	}
+}

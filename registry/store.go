@@ -58,7 +58,10 @@ type LibraryError struct {
 func (e *LibraryError) Error() string { return e.Err.Error() + ": " + e.Name }
 func (e *LibraryError) Unwrap() error { return e.Err }
 
-// Options configure a Store's connection to the upstream Redis.
+// Options configure a Store's connection to the upstream Redis. The user
+// needs SELECT, GET, SET, INCR, DEL, HGET, HGETALL, HSET, HDEL, WATCH,
+// MULTI, EXEC, PUBLISH, SUBSCRIBE, PING and CLIENT SETNAME on the registry's
+// keys and channel; no scripting command.
 type Options struct {
 	Addr      string
 	Username  string
@@ -270,9 +273,11 @@ func (s *Store) Snapshot() *Snapshot { return s.snap.Load() }
 // of libraries changes, whether through this Store or another instance.
 // Calls come from one goroutine, one at a time, in version order; when
 // changes come faster than fn returns, intermediate snapshots are skipped.
-// Register before reading Snapshot for the initial state: fn may or may not
-// be called for a snapshot installed just before registration, never for
-// one read before it. The returned function unregisters fn.
+// To start from the current state, register first and then read Snapshot;
+// fn may then also receive a snapshot installed just before it was
+// registered, which is harmless for a recompiling callback. fn must not
+// block for long: it delays later notifications. The returned function
+// unregisters fn.
 func (s *Store) OnChange(fn func(*Snapshot)) (cancel func()) {
 	s.cbmu.Lock()
 	id := s.nextCB

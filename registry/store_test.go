@@ -442,7 +442,9 @@ func TestOpenFailsWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(ctxT(t), Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DB: DefaultDB})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = Open(ctx, Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DB: DefaultDB})
 	if err == nil || !strings.Contains(err.Error(), "registry") {
 		t.Fatalf("Open without Redis: %v", err)
 	}
