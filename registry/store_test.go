@@ -144,6 +144,7 @@ func TestChangeReachesOtherInstance(t *testing.T) {
 	if err := a.PutScript(ctx, "sha1", []byte("return 1")); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "the script's notification to reach b", func() bool { return b.HasScript("sha1") })
 	body, ok, err := b.Script(ctx, "sha1")
 	if err != nil || !ok || string(body) != "return 1" {
 		t.Fatalf("b.Script = %q %v %v", body, ok, err)
@@ -447,5 +448,53 @@ func TestOpenFailsWithoutRedis(t *testing.T) {
 	_, err = Open(ctx, Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DB: DefaultDB})
 	if err == nil || !strings.Contains(err.Error(), "registry") {
 		t.Fatalf("Open without Redis: %v", err)
+	}
+}
+
+func TestConcurrentRestoresAgree(t *testing.T) {
+	srv := startUpstream(t)
+	stores := []*Store{openStore(t, srv, nil), openStore(t, srv, nil), openStore(t, srv, nil)}
+	ctx := ctxT(t)
+	many := map[string][]byte{}
+	for i := 0; i < 3*hsetBatch/2; i++ {
+		many["sha"+strconv.Itoa(i)] = []byte("return " + strconv.Itoa(i))
+	}
+	if _, err := stores[0].Update(ctx, func(*Snapshot) (Change, error) {
+		return Change{Scripts: many, Libraries: map[string]string{"l": libCode("l")}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stores {
+		if err := s.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := rawDB(t, srv, DefaultDB)
+	for round := 0; round < 3; round++ {
+		raw.MustDo(t, "FLUSHALL")
+		var wg sync.WaitGroup
+		errs := make([]error, len(stores))
+		for i, s := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.Restore(ctx)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkShared(t, raw, 1, len(many))
+		for i, s := range stores {
+			if err := s.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s.Snapshot().Version() != stores[0].Snapshot().Version() || !s.HasScript("sha700") || !hasLibs("l")(s.Snapshot()) {
+				t.Fatalf("round %d: store %d disagrees after concurrent restores", round, i)
+			}
+		}
 	}
 }
