@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -22,23 +23,53 @@ import (
 // The loaded libraries form an immutable librarySet behind an atomic
 // pointer: FCALL finds its function without a lock or a network round trip,
 // while changes (LOAD, DELETE, RESTORE, FLUSH) are serialised by a mutex,
-// build a new set and publish it in one store.
+// build a new set and publish it in one store. With a FunctionStore the
+// change is first written to the shared store, and changes other luaproxy
+// instances write there are compiled and published here as they arrive.
 type Functions struct {
 	vm      *luavm.VM
+	store   FunctionStore
 	log     *zap.Logger
 	metrics *functionMetrics
+	cancel  func() // unregisters the store callback
 
-	mu  sync.Mutex // serialises changes to set
-	set atomic.Pointer[librarySet]
+	mu      sync.Mutex // serialises changes to set and version
+	set     atomic.Pointer[librarySet]
+	version int64 // the store version set reflects
 
 	// running holds the FCALLs in progress by session ID, for FUNCTION
 	// STATS.
 	running sync.Map
 }
 
-// NewFunctions returns a Functions with no libraries that runs them on vm.
-// Its metrics are registered on reg unless reg is nil; a nil log discards.
-func NewFunctions(vm *luavm.VM, log *zap.Logger, reg prometheus.Registerer) (*Functions, error) {
+// FunctionStore keeps the function libraries in the upstream Redis, shared
+// by every luaproxy in front of it and kept across restarts.
+// *registry.Store implements it.
+type FunctionStore interface {
+	// Snapshot returns the current libraries without blocking.
+	Snapshot() *registry.Snapshot
+	// Update applies the change fn computes from the current libraries
+	// atomically; an error from fn is returned as is.
+	Update(ctx context.Context, fn func(cur *registry.Snapshot) (registry.Change, error)) (*registry.Snapshot, error)
+	// OnChange calls fn with every new snapshot, whoever made the change.
+	OnChange(fn func(*registry.Snapshot)) (cancel func())
+	// Refresh catches up with the shared store (one round trip).
+	Refresh(ctx context.Context) error
+}
+
+// FunctionsOptions configures NewFunctions. The zero value is usable.
+type FunctionsOptions struct {
+	// Store, if not nil, shares the libraries with other luaproxy
+	// instances and keeps them across restarts; nil keeps them in this
+	// process only.
+	Store FunctionStore
+}
+
+// NewFunctions returns a Functions that runs libraries on vm, starting
+// with the libraries of opts.Store (none without a store). Its metrics are
+// registered on reg unless reg is nil; a nil log discards. Close releases
+// the store callback.
+func NewFunctions(vm *luavm.VM, opts FunctionsOptions, log *zap.Logger, reg prometheus.Registerer) (*Functions, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -46,9 +77,63 @@ func NewFunctions(vm *luavm.VM, log *zap.Logger, reg prometheus.Registerer) (*Fu
 	if err != nil {
 		return nil, err
 	}
-	f := &Functions{vm: vm, log: log, metrics: m}
+	f := &Functions{vm: vm, store: opts.Store, log: log, metrics: m, cancel: func() {}}
 	f.set.Store(emptyLibrarySet)
+	if f.store != nil {
+		// Register first: a change between the two calls is not missed.
+		f.cancel = f.store.OnChange(f.apply)
+		f.apply(f.store.Snapshot())
+	}
 	return f, nil
+}
+
+// Close stops following the store's changes.
+func (f *Functions) Close() { f.cancel() }
+
+// apply publishes the libraries of a store snapshot newer than the set.
+func (f *Functions) apply(snap *registry.Snapshot) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if snap.Version() <= f.version && f.version != 0 {
+		return
+	}
+	f.set.Store(f.setFrom(snap, f.set.Load()))
+	f.version = snap.Version()
+}
+
+// setFrom compiles the libraries of snap, reusing those of prev whose code
+// is unchanged. A library that does not compile here (it did where it was
+// loaded) is logged and left out.
+func (f *Functions) setFrom(snap *registry.Snapshot, prev *librarySet) *librarySet {
+	var libs []*luavm.Library
+	for _, l := range snap.Libraries() {
+		if old, ok := prev.libs[l.Name]; ok && string(old.Code) == l.Code {
+			libs = append(libs, old)
+			continue
+		}
+		lib, errReply := f.vm.LoadLibrary([]byte(l.Code))
+		if errReply != nil {
+			f.log.Error("function library from the registry does not load", zap.String("library", l.Name),
+				zap.String("error", strings.TrimSpace(string(errReply))))
+			continue
+		}
+		libs = append(libs, lib)
+	}
+	return newLibrarySet(libs)
+}
+
+// refresh catches up with the shared store before an answer that must
+// not be stale (a function not found, LIST, DUMP, STATS).
+func (f *Functions) refresh(ctx context.Context) *librarySet {
+	if f.store == nil {
+		return f.set.Load()
+	}
+	if err := f.store.Refresh(ctx); err != nil {
+		f.log.Warn("function registry refresh failed; answering from the local copy", zap.Error(err))
+		return f.set.Load()
+	}
+	f.apply(f.store.Snapshot())
+	return f.set.Load()
 }
 
 // Commands lists the commands Functions answers, for a Server that uses it
@@ -164,16 +249,69 @@ func (s *librarySet) join(libs []*luavm.Library, replace bool) (*librarySet, str
 
 // update runs change on the current set under the change lock and
 // publishes the set it returns; change returns nil and an error reply to
-// leave things as they are.
+// leave things as they are. With a store, change sees the store's current
+// libraries and its result is written there first.
 func (f *Functions) update(ctx context.Context, change func(cur *librarySet) (*librarySet, []byte)) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	next, errReply := change(f.set.Load())
-	if errReply != nil {
-		return errReply
+	if f.store == nil {
+		next, errReply := change(f.set.Load())
+		if errReply != nil {
+			return errReply
+		}
+		f.set.Store(next)
+		return nil
+	}
+	var next *librarySet
+	var refused []byte
+	snap, err := f.store.Update(ctx, func(cur *registry.Snapshot) (registry.Change, error) {
+		base := f.set.Load()
+		if cur.Version() != f.version {
+			base = f.setFrom(cur, base)
+		}
+		n, errReply := change(base)
+		if errReply != nil {
+			refused = errReply
+			return registry.Change{}, errChangeRefused
+		}
+		next = n
+		return diffLibraries(base, n), nil
+	})
+	if refused != nil {
+		return refused
+	}
+	if err != nil {
+		return funcError("luaproxy: function registry: " + err.Error())
 	}
 	f.set.Store(next)
+	f.version = snap.Version()
 	return nil
+}
+
+var errChangeRefused = errors.New("change refused")
+
+// diffLibraries is the registry change that turns base into next.
+func diffLibraries(base, next *librarySet) registry.Change {
+	var c registry.Change
+	if len(next.libs) == 0 {
+		c.FlushLibraries = len(base.libs) > 0
+		return c
+	}
+	for name := range base.libs {
+		if _, ok := next.libs[name]; !ok {
+			c.DeleteLibraries = append(c.DeleteLibraries, name)
+		}
+	}
+	for name, lib := range next.libs {
+		if old, ok := base.libs[name]; !ok || !bytes.Equal(old.Code, lib.Code) {
+			if c.Libraries == nil {
+				c.Libraries = make(map[string]string)
+			}
+			c.Libraries[name] = string(lib.Code)
+		}
+	}
+	sort.Strings(c.DeleteLibraries)
+	return c
 }
 
 // function answers FUNCTION <subcommand>.
@@ -203,9 +341,9 @@ func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, a
 	case "delete":
 		return f.deleteLibrary(ctx, string(argv[2]))
 	case "list":
-		return f.list(&r, argv)
+		return f.list(ctx, &r, argv)
 	case "dump":
-		return f.dump()
+		return f.dump(ctx)
 	case "restore":
 		return f.restore(ctx, argv)
 	case "flush":
@@ -213,7 +351,7 @@ func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, a
 	case "kill":
 		return f.vm.KillScripts(false)
 	case "stats":
-		return f.stats(&r)
+		return f.stats(ctx, &r)
 	case "help":
 		return functionHelp(&r)
 	}
@@ -319,7 +457,7 @@ func (f *Functions) deleteLibrary(ctx context.Context, name string) []byte {
 
 // list is FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]. Libraries come
 // sorted by name (Redis's order follows its hash table).
-func (f *Functions) list(r *funcReply, argv [][]byte) []byte {
+func (f *Functions) list(ctx context.Context, r *funcReply, argv [][]byte) []byte {
 	withCode := false
 	var pattern *string
 	for i := 2; i < len(argv); i++ {
@@ -337,7 +475,7 @@ func (f *Functions) list(r *funcReply, argv [][]byte) []byte {
 			return funcError("Unknown argument " + string(argv[i]))
 		}
 	}
-	libs := f.set.Load().list()
+	libs := f.refresh(ctx).list()
 	if pattern != nil {
 		kept := libs[:0:0]
 		for _, lib := range libs {
@@ -410,9 +548,9 @@ func hasFlag(flags []string, name string) bool {
 }
 
 // dump is FUNCTION DUMP.
-func (f *Functions) dump() []byte {
+func (f *Functions) dump(ctx context.Context) []byte {
 	var codes []string
-	for _, lib := range f.set.Load().list() {
+	for _, lib := range f.refresh(ctx).list() {
 		codes = append(codes, string(lib.Code))
 	}
 	payload := registry.EncodeDump(codes)
@@ -511,7 +649,7 @@ type runningCall struct {
 
 // stats is FUNCTION STATS. Redis runs one script at a time; with several
 // FCALLs running at once, the one that started first is reported.
-func (f *Functions) stats(r *funcReply) []byte {
+func (f *Functions) stats(ctx context.Context, r *funcReply) []byte {
 	var first *runningCall
 	f.running.Range(func(_, v any) bool {
 		rc := v.(*runningCall)
@@ -520,7 +658,7 @@ func (f *Functions) stats(r *funcReply) []byte {
 		}
 		return true
 	})
-	s := f.set.Load()
+	s := f.refresh(ctx)
 	r.mapLen(2)
 	r.bulk("running_script")
 	if first == nil {
@@ -617,6 +755,10 @@ func (f *Functions) fcall(ctx context.Context, sess *Session, argv [][]byte, ro 
 func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro bool) []byte {
 	name := string(argv[1])
 	lib, ok := f.set.Load().funcs[name]
+	if !ok && f.store != nil {
+		// Another instance may have just loaded it.
+		lib, ok = f.refresh(ctx).funcs[name]
+	}
 	if !ok {
 		f.metrics.notFound.Inc()
 		return funcError("Function not found")

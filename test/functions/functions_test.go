@@ -38,7 +38,7 @@ func newHarness(t *testing.T) (*harness.Harness, *proxy.Functions) {
 		t.Fatal(err)
 	}
 	t.Cleanup(vm.Close)
-	f, err := proxy.NewFunctions(vm, nil, nil)
+	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func TestLoadDir(t *testing.T) {
 	}
 	t.Cleanup(vm.Close)
 	core, logs := observer.New(zapcore.InfoLevel)
-	f, err := proxy.NewFunctions(vm, zap.New(core), nil)
+	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, zap.New(core), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

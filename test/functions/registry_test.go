@@ -1,0 +1,157 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luaproxy/luaproxy/config"
+	"github.com/luaproxy/luaproxy/internal/redistest"
+	"github.com/luaproxy/luaproxy/luavm"
+	"github.com/luaproxy/luaproxy/proxy"
+	"github.com/luaproxy/luaproxy/registry"
+)
+
+// instance is one luaproxy with a registry-backed Functions.
+type instance struct {
+	addr  string
+	funcs *proxy.Functions
+	store *registry.Store
+	stop  func()
+}
+
+// startInstance starts a luaproxy in front of upstream whose functions
+// live in the upstream's registry.
+func startInstance(t *testing.T, upstream string) *instance {
+	t.Helper()
+	ctx := context.Background()
+	store, err := registry.Open(ctx, registry.Options{Addr: upstream, DB: registry.DefaultDB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := luavm.New(luavm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{Store: store}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.AdminListen = ""
+	cfg.Upstream = "redis://" + upstream
+	srv, err := proxy.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetHandler(f)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	in := &instance{addr: ln.Addr().String(), funcs: f, store: store}
+	stopped := false
+	in.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+		f.Close()
+		store.Close()
+		vm.Close()
+	}
+	t.Cleanup(in.stop)
+	return in
+}
+
+// waitFor polls c with args until the reply is want.
+func waitFor(t *testing.T, c *redistest.Conn, want string, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := string(c.MustDo(t, args...))
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q: still %q, want %q", args, got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestSharedRegistry runs two luaproxy instances in front of one Redis:
+// a library loaded through one is callable through the other, survives a
+// restart of either and a FLUSHALL of the upstream.
+func TestSharedRegistry(t *testing.T) {
+	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	a := startInstance(t, up.Addr)
+	b := startInstance(t, up.Addr)
+	ca, cb := redistest.Dial(t, a.addr), redistest.Dial(t, b.addr)
+
+	mustDo(t, ca, "$5\r\nmylib\r\n", "FUNCTION", "LOAD", libA)
+	// b has not necessarily heard of it yet: FCALL catches up on a miss.
+	mustDo(t, cb, "+OK\r\n", "FCALL", "f1", "1", "k", "v")
+	mustDo(t, ca, "$1\r\nv\r\n", "FCALL_RO", "ro1", "1", "k")
+	mustDo(t, cb, "-ERR Library 'mylib' already exists\r\n", "FUNCTION", "LOAD", libA)
+	mustDo(t, cb, "$5\r\nother\r\n", "FUNCTION", "LOAD", libB)
+	if la, lb := ca.MustDo(t, "FUNCTION", "LIST", "WITHCODE"), cb.MustDo(t, "FUNCTION", "LIST", "WITHCODE"); string(la) != string(lb) {
+		t.Fatalf("FUNCTION LIST differs:\n a %q\n b %q", la, lb)
+	}
+	if da, db := ca.MustDo(t, "FUNCTION", "DUMP"), cb.MustDo(t, "FUNCTION", "DUMP"); string(da) != string(db) {
+		t.Fatal("FUNCTION DUMP differs between the instances")
+	}
+	mustDo(t, cb, "-ERR Function f1 already exists\r\n", "FUNCTION", "LOAD", libC)
+
+	// A replaced library reaches the other instance.
+	mustDo(t, ca, "$5\r\nother\r\n", "FUNCTION", "LOAD", "REPLACE", "#!lua name=other\nredis.register_function('g9', function() return 9 end)")
+	mustDo(t, cb, ":9\r\n", "FCALL", "g9", "0")
+	waitFor(t, cb, "-ERR Function not found\r\n", "FCALL", "g1", "0")
+
+	// Restart b: it loads the libraries from the registry.
+	b.stop()
+	b = startInstance(t, up.Addr)
+	cb = redistest.Dial(t, b.addr)
+	mustDo(t, cb, "$1\r\nv\r\n", "FCALL_RO", "ro1", "1", "k")
+
+	// FLUSHALL wipes the registry with the data; the instances keep
+	// answering and the registry is written back.
+	mustDo(t, ca, "+OK\r\n", "FLUSHALL")
+	mustDo(t, ca, "+OK\r\n", "FCALL", "f1", "1", "k", "w")
+	mustDo(t, cb, "$1\r\nw\r\n", "FCALL_RO", "ro1", "1", "k")
+	if err := a.store.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := startInstance(t, up.Addr)
+	cc := redistest.Dial(t, c.addr)
+	mustDo(t, cc, ":9\r\n", "FCALL", "g9", "0")
+
+	// Deletion and flush reach the other instances.
+	mustDo(t, cc, "+OK\r\n", "FUNCTION", "DELETE", "other")
+	waitFor(t, ca, "-ERR Function not found\r\n", "FCALL", "g9", "0")
+	mustDo(t, ca, "+OK\r\n", "FUNCTION", "FLUSH")
+	waitFor(t, cb, "-ERR Function not found\r\n", "FCALL", "f1", "1", "k", "v")
+	waitFor(t, cc, "*0\r\n", "FUNCTION", "LIST")
+
+	// RESTORE through one instance is seen by the others.
+	payload := string(registry.EncodeDump([]string{libA, libB}))
+	mustDo(t, cb, "+OK\r\n", "FUNCTION", "RESTORE", payload)
+	mustDo(t, cc, "-my error\r\n", "FCALL", "g2", "0")
+	if got := string(ca.MustDo(t, "FUNCTION", "STATS")); !strings.Contains(got, "libraries_count\r\n:2\r\n$15\r\nfunctions_count\r\n:5\r\n") {
+		t.Fatalf("FUNCTION STATS on a: %q", got)
+	}
+}
