@@ -73,6 +73,13 @@ type Config struct {
 	// luaproxy in front of the upstream (package registry); -1 keeps
 	// them in this process only.
 	RegistryDB int `yaml:"registry-db"`
+	// FunctionsDir, if set, is a directory whose *.lua files are loaded as
+	// function libraries at start and on SIGHUP.
+	FunctionsDir string `yaml:"functions-dir"`
+	// ImportFunctionsFromUpstream copies the upstream's own function
+	// libraries (FUNCTION DUMP) into luaproxy at start: the way off a Redis
+	// that ran them itself.
+	ImportFunctionsFromUpstream bool `yaml:"import-functions-from-upstream"`
 
 	// origins records where each non-default setting came from, for
 	// error messages. It is a pointer so that Config stays comparable.

@@ -53,6 +53,8 @@ func settings() []setting {
 		def("lua-time-limit", "end scripts running longer with an error; 0 never does, as Redis", func(c *Config) *time.Duration { return &c.LuaTimeLimit }, parseDuration, checkNonNegative[time.Duration]),
 		def("script-cache-size", "scripts added by EVAL kept for EVALSHA (SCRIPT LOAD-ed ones are all kept)", func(c *Config) *int { return &c.ScriptCacheSize }, parseInt, checkPositive[int]),
 		def("registry-db", "upstream database of the shared script and library registry; -1 keeps them in-process", func(c *Config) *int { return &c.RegistryDB }, parseInt, checkRegistryDB),
+		def("functions-dir", "directory of *.lua function libraries loaded at start and on SIGHUP", func(c *Config) *string { return &c.FunctionsDir }, parseString, checkDir),
+		def("import-functions-from-upstream", "at start, copy the upstream's own libraries (FUNCTION DUMP) into luaproxy", func(c *Config) *bool { return &c.ImportFunctionsFromUpstream }, parseBool, nil),
 	}
 }
 
@@ -324,6 +326,21 @@ func checkAddr(emptyOK bool) func(string) error {
 func checkUpstream(s string) error {
 	_, err := ParseUpstream(s)
 	return err
+}
+
+// checkDir requires an existing directory, if any is given.
+func checkDir(path string) error {
+	if path == "" {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", path)
+	}
+	return nil
 }
 
 // checkCAFile requires a readable file with at least one PEM certificate.
