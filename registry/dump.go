@@ -56,9 +56,13 @@ const (
 // between two servers holding several libraries.
 func EncodeDump(codes []string) []byte {
 	var b []byte
+	var htab []int32
 	for _, code := range codes {
+		if len(code) > 20 && htab == nil {
+			htab = make([]int32, lzfHashLen)
+		}
 		b = append(b, rdbOpcodeFunction2)
-		b = appendRDBString(b, []byte(code))
+		b = appendRDBString(b, []byte(code), htab)
 	}
 	b = binary.LittleEndian.AppendUint16(b, rdbVersion)
 	return binary.LittleEndian.AppendUint64(b, crc64Jones(b))
@@ -118,14 +122,16 @@ func DecodeDump(payload []byte) ([]string, error) {
 // appendRDBString appends s as rdbSaveRawString writes it: short integer
 // strings in integer encoding, strings over 20 bytes LZF-compressed when that
 // saves at least 4 bytes, the rest verbatim after their length.
-func appendRDBString(b, s []byte) []byte {
+//
+// htab is the LZF hash table (see lzfCompress); nil allocates one.
+func appendRDBString(b, s []byte, htab []int32) []byte {
 	if len(s) <= 11 {
 		if v, ok := parseStrictInt(s); ok && v >= math.MinInt32 && v <= math.MaxInt32 {
 			return appendRDBInt(b, v)
 		}
 	}
 	if len(s) > 20 {
-		if c := lzfCompress(s, len(s)-4); c != nil {
+		if c := lzfCompress(s, len(s)-4, htab); c != nil {
 			b = append(b, rdbEncVal<<6|rdbEncLZF)
 			b = appendRDBLen(b, uint64(len(c)))
 			b = appendRDBLen(b, uint64(len(s)))

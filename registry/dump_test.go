@@ -179,7 +179,7 @@ func TestAppendRDBString(t *testing.T) {
 		{"abc", []byte{3, 'a', 'b', 'c'}},
 	}
 	for _, tt := range tests {
-		if got := appendRDBString(nil, []byte(tt.in)); !bytes.Equal(got, tt.want) {
+		if got := appendRDBString(nil, []byte(tt.in), nil); !bytes.Equal(got, tt.want) {
 			t.Errorf("appendRDBString(%q) = %x, want %x", tt.in, got, tt.want)
 		}
 	}
@@ -212,7 +212,7 @@ func TestDecodeDumpErrorsMatchRedis(t *testing.T) {
 		"truncated string": withFooter(body[:len(body)-3], 10),
 		"bad lzf":          withFooter(append([]byte{245, 0xc3, 2, 10}, 0x40, 0), 10),
 		"bad encoding":     withFooter([]byte{245, 0xc5}, 10),
-		"old format":       withFooter(append([]byte{246, 1, 'o', 3, 'l', 'u', 'a', 1, 1, 'd'}, appendRDBString(nil, []byte("redis.register_function('o', function() return 1 end)"))...), 10),
+		"old format":       withFooter(append([]byte{246, 1, 'o', 3, 'l', 'u', 'a', 1, 1, 'd'}, appendRDBString(nil, []byte("redis.register_function('o', function() return 1 end)"), nil)...), 10),
 		"old truncated":    withFooter([]byte{246, 1, 'o'}, 10),
 		"int payload":      withFooter([]byte{245, 0xc0, 5}, 10),
 	}
@@ -290,7 +290,7 @@ func TestAppendRDBStringMatchesDUMP(t *testing.T) {
 		c.MustDo(t, "SET", "k", v)
 		dump := bulk(t, c.MustDo(t, "DUMP", "k"))
 		want := dump[1 : len(dump)-dumpFooterLen]
-		if got := appendRDBString(nil, []byte(v)); !bytes.Equal(got, want) {
+		if got := appendRDBString(nil, []byte(v), nil); !bytes.Equal(got, want) {
 			t.Fatalf("value %d (%d bytes): appendRDBString = %x, DUMP has %x", i, len(v), got[:min(len(got), 40)], want[:min(len(want), 40)])
 		}
 		r := rdbReader{buf: want}

@@ -56,7 +56,7 @@ func FuzzDecodeDump(f *testing.F) {
 // FuzzLZFDecompress checks that corrupt input never panics and that
 // declared lengths are checked before allocating.
 func FuzzLZFDecompress(f *testing.F) {
-	f.Add(lzfCompress(bytes.Repeat([]byte("abc"), 100), 296), 300)
+	f.Add(lzfCompress(bytes.Repeat([]byte("abc"), 100), 296, nil), 300)
 	f.Add([]byte{0x00, 'a'}, 1)
 	f.Add([]byte{0xe0, 0xff, 0x00}, 1<<30)
 	f.Add([]byte{0x20, 0x00}, 3)
@@ -81,7 +81,7 @@ func FuzzLZFRoundTrip(f *testing.F) {
 		if len(in) <= 4 {
 			return
 		}
-		c := lzfCompress(in, len(in)-4)
+		c := lzfCompress(in, len(in)-4, nil)
 		if c == nil {
 			return
 		}

@@ -31,14 +31,22 @@ func lzfHashIndex(h uint32) uint32 {
 // that of a zeroed table, which this function uses: a stale slot either
 // points at or after the current position (rejected by the offset test) or
 // at a position the current pass has already overwritten.
-func lzfCompress(in []byte, outLen int) []byte {
+//
+// htab, of lzfHashLen entries, is the hash table, passed in so that a caller
+// compressing several strings allocates it once; lzfCompress clears it. Nil
+// allocates one.
+func lzfCompress(in []byte, outLen int, htab []int32) []byte {
 	inLen := len(in)
 	if inLen == 0 || outLen == 0 {
 		return nil
 	}
 	// htab holds position+1 of the last input position with a given hash;
 	// 0 means empty (the C code's NULL).
-	htab := make([]int32, lzfHashLen)
+	if htab == nil {
+		htab = make([]int32, lzfHashLen)
+	} else {
+		clear(htab)
+	}
 	out := make([]byte, outLen+4)
 	ip, op := 0, 0
 	lit := 0
