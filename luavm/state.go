@@ -179,7 +179,7 @@ func (st *state) sandbox(l *lua.State) {
 	// proxy -> real table, for next/pairs/rawget.
 	l.NewTable()
 	st.proxyOf = l.ToValue(-1)
-	l.SetField(lua.RegistryIndex, "luavm.proxyof")
+	l.SetField(lua.RegistryIndex, luautil.ProxyKey)
 	l.NewTable()
 	st.boxes = l.ToValue(-1)
 	l.SetField(lua.RegistryIndex, "luavm.errboxes")
@@ -287,7 +287,7 @@ func nonexistentGlobal(l *lua.State) int {
 	return 0
 }
 
-const readonlyError = "Attempt to modify a readonly table"
+const readonlyError = luautil.ReadonlyError
 
 func readonlyNewIndex(l *lua.State) int {
 	lua.Errorf(l, readonlyError)

@@ -86,6 +86,7 @@ func (e *encoder) value(depth int) {
 		if !l.CheckStack(4) {
 			luautil.Errorf(l, "Cannot serialise, excessive nesting (%d)", depth)
 		}
+		luautil.Unproxy(l, -1)
 		if n := e.arrayLength(); n > 0 {
 			e.array(depth, int(n))
 		} else {

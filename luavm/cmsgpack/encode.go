@@ -202,6 +202,7 @@ func (e *encoder) arrayLen() (int, bool) {
 func (e *encoder) table(level int) {
 	l := e.l
 	l.CheckStack(4)
+	luautil.Unproxy(l, -1)
 	top := e.stack.top
 	e.stack.check(2, "in function table_is_an_array")
 	if n, ok := e.arrayLen(); ok {

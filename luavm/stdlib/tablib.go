@@ -55,6 +55,7 @@ func tabForeachi(l *lua.State) int {
 func tabForeach(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
 	luautil.CheckType(l, 2, lua.TypeFunction)
+	luautil.Unproxy(l, 1)
 	l.PushNil()
 	for l.Next(1) {
 		l.PushValue(2)
@@ -72,6 +73,7 @@ func tabForeach(l *lua.State) int {
 func tabMaxn(l *lua.State) int {
 	max := 0.0
 	luautil.CheckType(l, 1, lua.TypeTable)
+	luautil.Unproxy(l, 1)
 	l.PushNil()
 	for l.Next(1) {
 		l.Pop(1)
@@ -97,15 +99,16 @@ func (e *Env) tabInsert(l *lua.State) int {
 		if pos > n {
 			n = pos
 		}
-		for i := n; i > pos; i-- {
-			l.RawGetInt(1, int(i-1))
-			l.RawSetInt(1, int(i))
-			if i&0xfff == 0 {
-				lim.Tick(l) // a far negative pos loops for long
-			}
-		}
 	default:
 		luautil.Errorf(l, "wrong number of arguments to 'insert'")
+	}
+	luautil.CheckWritable(l, 1)
+	for i := n; i > pos; i-- {
+		l.RawGetInt(1, int(i-1))
+		l.RawSetInt(1, int(i))
+		if i&0xfff == 0 {
+			lim.Tick(l) // a far negative pos loops for long
+		}
 	}
 	l.RawSetInt(1, int(pos))
 	return 0

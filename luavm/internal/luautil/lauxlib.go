@@ -282,3 +282,57 @@ func glibcNaN(s string, neg bool) float64 {
 	}
 	return math.Float64frombits(bits)
 }
+
+// ProxyKey is the registry field that holds the table mapping every
+// read-only proxy luavm gives scripts (the globals, the library tables) to
+// the table it shows.
+const ProxyKey = "luavm.proxyof"
+
+// ReadonlyError is the error of a write to a Redis read-only table.
+const ReadonlyError = "Attempt to modify a readonly table"
+
+// pushProxied pushes the table the value at idx shows if it is one of
+// luavm's read-only proxies, and reports whether it was. A table without a
+// metatable is never a proxy and costs one check.
+func pushProxied(l *lua.State, idx int) bool {
+	idx = l.AbsIndex(idx)
+	if !l.MetaTable(idx) {
+		return false
+	}
+	l.Pop(1)
+	l.Field(lua.RegistryIndex, ProxyKey)
+	if !l.IsTable(-1) {
+		l.Pop(1)
+		return false
+	}
+	l.PushValue(idx)
+	l.RawGet(-2)
+	l.Remove(-2)
+	if !l.IsTable(-1) {
+		l.Pop(1)
+		return false
+	}
+	return true
+}
+
+// Unproxy replaces the value at idx, if it is one of luavm's read-only
+// proxies, by the table it shows. Redis's read-only tables are plain
+// tables with a flag, so code that walks a table with Next (encoders,
+// table.foreach) must see through luavm's proxies, which are empty.
+func Unproxy(l *lua.State, idx int) {
+	idx = l.AbsIndex(idx)
+	if pushProxied(l, idx) {
+		l.Replace(idx)
+	}
+}
+
+// CheckWritable raises Redis's read-only table error if the table at idx
+// is one of luavm's read-only proxies, for Go code about to write to it
+// with RawSet: Redis's lua_rawset refuses the write, with no position in
+// the message.
+func CheckWritable(l *lua.State, idx int) {
+	if pushProxied(l, idx) {
+		l.PushString(ReadonlyError)
+		l.Error()
+	}
+}
