@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -117,4 +119,56 @@ func (f *Functions) ImportDump(ctx context.Context, payload []byte) (imported, s
 		imported = append(imported, lib.Name)
 	}
 	return imported, skipped, nil
+}
+
+// ImportUpstream copies the upstream's own function libraries into f: it
+// runs FUNCTION DUMP on a connection of its own, dialled as the sessions'
+// are, and imports the payload with ImportDump. An upstream that has no
+// FUNCTION command (older than 7.0, or renamed away) has nothing to
+// import and is not an error.
+func (f *Functions) ImportUpstream(ctx context.Context, srv *Server) error {
+	payload, ok, err := srv.upstreamFunctionDump()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		f.log.Info("the upstream has no FUNCTION command; no libraries to import")
+		return nil
+	}
+	imported, skipped, err := f.ImportDump(ctx, payload)
+	if err != nil {
+		return err
+	}
+	f.log.Info("function libraries imported from the upstream",
+		zap.Strings("imported", imported), zap.Strings("skipped", skipped))
+	return nil
+}
+
+// upstreamFunctionDump returns the upstream's FUNCTION DUMP payload, or
+// ok false if the upstream does not know the command.
+func (s *Server) upstreamFunctionDump() (payload []byte, ok bool, err error) {
+	c, err := s.dialUpstream()
+	if err != nil {
+		return nil, false, fmt.Errorf("upstream FUNCTION DUMP: %w", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(s.cfg.UpstreamDialTimeout))
+	if _, err := c.Write(appendCommand(nil, [][]byte{[]byte("FUNCTION"), []byte("DUMP")})); err != nil {
+		return nil, false, fmt.Errorf("upstream FUNCTION DUMP: %w", err)
+	}
+	var reply byteSink
+	if err := copyReply(&reply, newBufioReader(c, 64<<10)); err != nil {
+		return nil, false, fmt.Errorf("upstream FUNCTION DUMP: %w", err)
+	}
+	switch {
+	case bytes.HasPrefix(reply, []byte("-ERR unknown command")):
+		return nil, false, nil
+	case len(reply) > 0 && reply[0] == '-':
+		return nil, false, fmt.Errorf("upstream FUNCTION DUMP: %s", sanitize(bytes.TrimRight(reply[1:], "\r\n")))
+	}
+	i := bytes.Index(reply, []byte("\r\n"))
+	if len(reply) == 0 || reply[0] != '$' || i < 0 || len(reply) < i+4 {
+		return nil, false, fmt.Errorf("upstream FUNCTION DUMP: unexpected reply %q", truncate(reply))
+	}
+	return reply[i+2 : len(reply)-2], true, nil
 }

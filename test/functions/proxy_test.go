@@ -196,3 +196,36 @@ func TestKillAndStats(t *testing.T) {
 	mustDo(t, p, "+PONG\r\n", "PING")
 	_ = harness.AnyInteger
 }
+
+// TestImportUpstream copies the upstream's own libraries into luaproxy,
+// and does nothing against an upstream without FUNCTION.
+func TestImportUpstream(t *testing.T) {
+	vm, err := luavm.New(luavm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vm.Close)
+	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := harness.Start(t, harness.WithScripting(), harness.WithHandler(f))
+	u := h.Control(t, h.Upstream)
+	for _, lib := range []string{libA, libB} {
+		u.MustDo(t, "FUNCTION", "LOAD", lib)
+	}
+	if err := f.ImportUpstream(context.Background(), h.Proxy); err != nil {
+		t.Fatal(err)
+	}
+	p := h.DialProxy(t)
+	mustDo(t, p, "+OK\r\n", "FCALL", "f1", "1", "k", "v")
+	mustDo(t, p, "-my error\r\n", "FCALL", "g2", "0")
+
+	h2, f2 := newHarness(t)
+	if err := f2.ImportUpstream(context.Background(), h2.Proxy); err != nil {
+		t.Fatalf("import from an upstream without FUNCTION: %v", err)
+	}
+	if n := len(f2.Libraries()); n != 0 {
+		t.Fatalf("%d libraries imported from an upstream without FUNCTION", n)
+	}
+}
