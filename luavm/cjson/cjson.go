@@ -72,16 +72,14 @@ func newConfig() *config {
 	}
 }
 
-// nullTag is the payload of the userdata that stands for cjson.null. The C
-// library uses a NULL light userdata; go-lua has no working light userdata,
-// so each state gets one full userdata, shared by all cjson instances in
-// it. Both have type "userdata" and compare equal only to themselves.
-type nullTag struct{}
-
 // IsNull reports whether the value at index is cjson.null, for callers that
-// convert Lua values (Redis turns it into a nil reply).
+// convert Lua values (Redis turns it into a nil reply). The C library uses
+// a NULL light userdata; go-lua has no working light userdata, so each
+// state gets one full userdata holding a luautil.CNull, shared by all
+// cjson instances in it. Both have type "userdata", compare equal only to
+// themselves and print as "userdata: (nil)".
 func IsNull(l *lua.State, index int) bool {
-	_, ok := l.ToUserData(index).(nullTag)
+	_, ok := l.ToUserData(index).(luautil.CNull)
 	return ok
 }
 
@@ -90,7 +88,7 @@ func IsNull(l *lua.State, index int) bool {
 // means unlimited), and long encodings and decodings poll it for
 // interrupts.
 func Open(l *lua.State, lim *luautil.Limits) {
-	l.PushUserData(nullTag{})
+	l.PushUserData(luautil.CNull{})
 	newModule(l, lim)
 	l.Remove(-2)
 	l.SetGlobal(name)

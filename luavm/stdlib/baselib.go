@@ -219,6 +219,12 @@ func baseTostring(l *lua.State) int {
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(1)
 		l.PushString(luautil.FormatNumber(n))
+	case lua.TypeUserData:
+		if _, ok := l.ToUserData(1).(luautil.CNull); !ok {
+			lua.ToStringMeta(l, 1)
+			break
+		}
+		l.PushString("userdata: (nil)")
 	default:
 		lua.ToStringMeta(l, 1)
 	}

@@ -283,6 +283,10 @@ func glibcNaN(s string, neg bool) float64 {
 	return math.Float64frombits(bits)
 }
 
+// CNull is the payload of a userdata that stands for a C NULL light
+// userdata (cjson.null): tostring prints it as glibc's %p prints NULL.
+type CNull struct{}
+
 // ProxyKey is the registry field that holds the table mapping every
 // read-only proxy luavm gives scripts (the globals, the library tables) to
 // the table it shows.
