@@ -26,6 +26,27 @@ import (
 // build a new set and publish it in one store. With a FunctionStore the
 // change is first written to the shared store, and changes other luaproxy
 // instances write there are compiled and published here as they arrive.
+//
+// Differences from Redis 7.0.15:
+//   - FUNCTION LIST lists libraries sorted by name and functions in the
+//     order they were registered; Redis follows its hash tables. FUNCTION
+//     DUMP writes libraries in name order, so with several libraries the
+//     payload's records may be ordered differently from Redis's (each
+//     record is identical; a single library's dump is byte-identical).
+//   - function flags: no-writes is enforced (FCALL_RO of a function
+//     without it is refused, and its redis.call refuses writes).
+//     allow-oom, allow-stale, no-cluster and allow-cross-slot-keys are
+//     listed but change nothing: the upstream decides about memory,
+//     replication and cluster state for each command the function sends.
+//     In particular a function without allow-oom is not refused up front
+//     when the upstream is out of memory; its first write gets the
+//     upstream's OOM error instead.
+//   - FUNCTION STATS reports the oldest of the FCALLs running in this
+//     process (Redis runs one at a time), and never answers BUSY while an
+//     EVAL runs.
+//   - FUNCTION and FCALL inside MULTI are refused and fail the
+//     transaction (Redis queues them).
+//   - FUNCTION FLUSH ASYNC flushes synchronously.
 type Functions struct {
 	vm      *luavm.VM
 	store   FunctionStore
