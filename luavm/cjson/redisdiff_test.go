@@ -15,6 +15,7 @@ import (
 	"github.com/luaproxy/luaproxy/internal/redistest"
 	"github.com/luaproxy/luaproxy/luavm/cmsgpack"
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
+	"github.com/luaproxy/luaproxy/luavm/stdlib"
 )
 
 // differ runs the same script in a real redis-server and in a go-lua state
@@ -31,15 +32,11 @@ func newDiffer(t testing.TB) *differ {
 	return &differ{redis: srv.Dial(t), l: newState()}
 }
 
-// newState is a go-lua state shaped like Redis's for these tests: the
-// standard libraries, Lua 5.1's global unpack, cmsgpack and this library.
+// newState is a go-lua state shaped like Redis's for these tests: Lua
+// 5.1's base, string, table and math libraries, cmsgpack and this library.
 func newState() *lua.State {
 	l := lua.NewState()
-	lua.OpenLibraries(l)
-	l.Global("table")
-	l.Field(-1, "unpack")
-	l.SetGlobal("unpack")
-	l.Pop(1)
+	stdlib.Open(l, nil)
 	cmsgpack.Open(l, nil)
 	Open(l, nil)
 	return l
