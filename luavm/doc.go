@@ -49,4 +49,17 @@
 //     replicates the commands it executes.
 //   - with several scripts running at once (Redis runs one), Kill and
 //     KillScripts apply to all of them.
+//   - the settings of the global cjson table (cjson.encode_max_depth,
+//     encode_number_precision, encode_sparse_array, ...) start from their
+//     defaults in every script. In Redis a script's change lasts, for
+//     every later EVAL, until SCRIPT FLUSH; a pool of states cannot share
+//     that without making scripts that run at once see each other's
+//     changes, and keeping them per state would make a script's settings
+//     depend on the state it runs on. Tables from cjson.new() are the
+//     script's own in both.
+//   - string functions reached from a string value (s:rep(), ("").rep)
+//     are separate closures from the string table's, so that argument
+//     errors of method calls are numbered without self as in Lua 5.1
+//     (go-lua cannot tell a method call from its call site): ("").rep ~=
+//     string.rep, and ("x").rep("x", n) counts as a method call.
 package luavm

@@ -45,3 +45,30 @@ func TestIsolation(t *testing.T) {
 		}
 	}
 }
+
+// TestCjsonSettingsReset checks that cjson's settings, which in Redis last
+// until SCRIPT FLUSH, start from the defaults in every script (doc.go).
+func TestCjsonSettingsReset(t *testing.T) {
+	vm, err := New(Config{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	run := func(script string) string {
+		return string(vm.Eval(context.Background(), []byte(script), Request{Proto: 2}))
+	}
+	set := `cjson.encode_max_depth(1) cjson.decode_max_depth(1) cjson.encode_number_precision(3)
+		cjson.encode_sparse_array(true, 1, 1) cjson.encode_invalid_numbers(true) cjson.encode_keep_buffer(false)
+		cjson.decode_invalid_numbers(false) return cjson.encode({1/3})`
+	if got, want := run(set), "$7\r\n[0.333]\r\n"; got != want {
+		t.Fatalf("changing the settings: got %q, want %q", got, want)
+	}
+	check := `return {cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision(),
+		{cjson.encode_sparse_array()}, tostring(cjson.encode_invalid_numbers()), tostring(cjson.encode_keep_buffer()),
+		tostring(cjson.decode_invalid_numbers()), cjson.encode({1/3, {{1}}})}`
+	want := "*8\r\n:1000\r\n:1000\r\n:14\r\n*3\r\n$-1\r\n:2\r\n:10\r\n$5\r\nfalse\r\n$4\r\ntrue\r\n$4\r\ntrue\r\n" +
+		"$24\r\n[0.33333333333333,[[1]]]\r\n"
+	if got := run(check); got != want {
+		t.Errorf("next script:\n got %q\nwant %q", got, want)
+	}
+}

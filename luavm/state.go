@@ -44,6 +44,9 @@ type state struct {
 	l   *lua.State
 	lim luautil.Limits
 	env *stdlib.Env
+	// cjson is the global cjson table, whose settings start afresh for
+	// every script (see cjson.Module.Reset).
+	cjson *cjson.Module
 
 	// scripts maps a body's SHA1 to its compiled function, also kept in the
 	// registry as "f_<sha>" like Redis does.
@@ -122,7 +125,7 @@ func (st *state) init() error {
 	l.PushGoFunction(func(l *lua.State) int {
 		st.env = stdlib.Open(l, &st.lim)
 		st.env.SetRand(st.vm.rand)
-		cjson.Open(l, &st.lim)
+		st.cjson = cjson.Open(l, &st.lim)
 		structlib.Open(l, &st.lim)
 		cmsgpack.Open(l, &st.lim)
 		bitop.Open(l, &st.lim)
@@ -353,6 +356,7 @@ func (st *state) begin(ctx context.Context, req *Request, name string) (stop fun
 	st.inUserHandler = false
 	if st.env != nil {
 		st.env.Reset()
+		st.cjson.Reset()
 	}
 	if d := st.vm.cfg.TimeLimit; d > 0 {
 		st.deadline.Store(time.Now().Add(d).UnixNano())

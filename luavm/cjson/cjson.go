@@ -83,20 +83,36 @@ func IsNull(l *lua.State, index int) bool {
 	return ok
 }
 
+// Module is the global cjson table of one state.
+type Module struct{ cfg *config }
+
+// Reset restores the global table's default settings (encode_max_depth,
+// encode_number_precision...). In Redis they belong to its one Lua state
+// and a script's change lasts until SCRIPT FLUSH; luaproxy runs scripts
+// on a pool of states, so it resets them before every script rather than
+// let a script see whichever settings its state happened to keep.
+func (m *Module) Reset() {
+	buf := m.cfg.buf
+	*m.cfg = *newConfig()
+	m.cfg.buf = buf[:0]
+}
+
 // Open creates the `cjson` table as Redis's luaopen_cjson does and sets it
 // as a global. Encoded output and decoded values are charged to lim (nil
 // means unlimited), and long encodings and decodings poll it for
 // interrupts.
-func Open(l *lua.State, lim *luautil.Limits) {
+func Open(l *lua.State, lim *luautil.Limits) *Module {
 	l.PushUserData(luautil.CNull{})
-	newModule(l, lim)
+	cfg := newModule(l, lim)
 	l.Remove(-2)
 	l.SetGlobal(name)
+	return &Module{cfg: cfg}
 }
 
-// newModule pushes a fresh cjson table with its own configuration. The
-// null userdata must be on top of the stack; it stays there.
-func newModule(l *lua.State, lim *luautil.Limits) {
+// newModule pushes a fresh cjson table with its own configuration, and
+// returns the configuration. The null userdata must be on top of the
+// stack; it stays there.
+func newModule(l *lua.State, lim *luautil.Limits) *config {
 	cfg := newConfig()
 	l.NewTable()
 	l.PushValue(-2) // null, the upvalue of every function
@@ -122,6 +138,7 @@ func newModule(l *lua.State, lim *luautil.Limits) {
 	l.SetField(-2, "_NAME")
 	l.PushString(version)
 	l.SetField(-2, "_VERSION")
+	return cfg
 }
 
 // argInit is json_arg_init: at most n arguments, padded with nils.
