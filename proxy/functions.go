@@ -202,7 +202,7 @@ func (f *Functions) Libraries() []*luavm.Library {
 // librarySet is one immutable state of the loaded libraries.
 type librarySet struct {
 	libs   map[string]*luavm.Library // by library name
-	funcs  map[string]*luavm.Library // by function name
+	funcs  map[string]funcRef        // by lower-case function name
 	names  []string                  // library names, sorted
 	nFuncs int
 }
@@ -210,17 +210,23 @@ type librarySet struct {
 var emptyLibrarySet = newLibrarySet(nil)
 
 func newLibrarySet(libs []*luavm.Library) *librarySet {
-	s := &librarySet{libs: make(map[string]*luavm.Library, len(libs)), funcs: make(map[string]*luavm.Library)}
+	s := &librarySet{libs: make(map[string]*luavm.Library, len(libs)), funcs: make(map[string]funcRef)}
 	for _, lib := range libs {
 		s.libs[lib.Name] = lib
 		s.names = append(s.names, lib.Name)
 		for _, fn := range lib.Functions {
-			s.funcs[fn.Name] = lib
+			s.funcs[strings.ToLower(fn.Name)] = funcRef{lib: lib, name: fn.Name}
 		}
 		s.nFuncs += len(lib.Functions)
 	}
 	sort.Strings(s.names)
 	return s
+}
+
+// funcRef is a function of a library, under its registered name.
+type funcRef struct {
+	lib  *luavm.Library
+	name string
 }
 
 // list returns the set's libraries, sorted by name.
@@ -251,12 +257,12 @@ func (s *librarySet) join(libs []*luavm.Library, replace bool) (*librarySet, str
 	funcs := make(map[string]bool)
 	for _, lib := range keep {
 		for _, fn := range lib.Functions {
-			funcs[fn.Name] = true
+			funcs[strings.ToLower(fn.Name)] = true
 		}
 	}
 	for _, lib := range libs {
 		for _, fn := range lib.Functions {
-			if funcs[fn.Name] {
+			if funcs[strings.ToLower(fn.Name)] {
 				return nil, "Function " + fn.Name + " already exists"
 			}
 		}
@@ -636,13 +642,13 @@ func (f *Functions) compileAll(codes []string) ([]*luavm.Library, []byte) {
 			return nil, funcError("Library '" + lib.Name + "' already exists")
 		}
 		for _, fn := range lib.Functions {
-			if funcs[fn.Name] {
+			if funcs[strings.ToLower(fn.Name)] {
 				return nil, funcError("Function " + fn.Name + " already exists")
 			}
 		}
 		names[lib.Name] = true
 		for _, fn := range lib.Functions {
-			funcs[fn.Name] = true
+			funcs[strings.ToLower(fn.Name)] = true
 		}
 		libs = append(libs, lib)
 	}
@@ -774,12 +780,14 @@ func (f *Functions) fcall(ctx context.Context, sess *Session, argv [][]byte, ro 
 }
 
 func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro bool) []byte {
-	name := string(argv[1])
-	lib, ok := f.set.Load().funcs[name]
+	// Function names are case-insensitive, as in Redis's functions dict.
+	key := strings.ToLower(string(argv[1]))
+	ref, ok := f.set.Load().funcs[key]
 	if !ok && f.store != nil {
 		// Another instance may have just loaded it.
-		lib, ok = f.refresh(ctx).funcs[name]
+		ref, ok = f.refresh(ctx).funcs[key]
 	}
+	lib, name := ref.lib, ref.name
 	if !ok {
 		f.metrics.notFound.Inc()
 		return funcError("Function not found")
