@@ -3,6 +3,8 @@ package bitop
 import (
 	"math"
 	"testing"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luadiff"
 )
 
 // bitValues are Lua expressions covering LuaBitOp's number normalisation:
@@ -21,8 +23,8 @@ var bitValues = []string{
 
 func TestBitMatchesRedis(t *testing.T) {
 	d := newDiffer(t)
-	var cases []diffCase
-	add := func(script string) { cases = append(cases, diffCase{name: script, script: script}) }
+	var cases []luadiff.Case
+	add := func(script string) { cases = append(cases, luadiff.Case{Name: script, Script: script}) }
 	for _, v := range bitValues {
 		for _, f := range []string{"tobit", "bnot", "bswap", "tohex"} {
 			add("return bit." + f + "(" + v + ")")
@@ -45,7 +47,7 @@ func TestBitMatchesRedis(t *testing.T) {
 	} {
 		add(s)
 	}
-	runDiff(t, d, cases, nil)
+	d.Run(t, cases)
 }
 
 func TestToBits(t *testing.T) {

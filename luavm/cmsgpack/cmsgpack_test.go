@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luadiff"
 )
 
 // packCases are Lua expressions whose packed form must match Redis's.
@@ -28,9 +30,9 @@ var packCases = []string{
 
 func TestPackMatchesRedis(t *testing.T) {
 	d := newDiffer(t)
-	var cases []diffCase
+	var cases []luadiff.Case
 	for _, e := range packCases {
-		cases = append(cases, diffCase{name: "pack " + e, script: "return cmsgpack.pack(" + e + ")"})
+		cases = append(cases, luadiff.Case{Name: "pack " + e, Script: "return cmsgpack.pack(" + e + ")"})
 	}
 	for _, c := range []struct{ name, script string }{
 		{"varargs", "return cmsgpack.pack(1, 'a', {2}, nil, true)"},
@@ -43,9 +45,9 @@ func TestPackMatchesRedis(t *testing.T) {
 		{"4000 args nested last", "local t={} for i=1,3999 do t[i]=i end t[4000]={{{1}}} return cmsgpack.pack(unpack(t))"},
 		{"meta", "return cmsgpack._NAME..'|'..cmsgpack._VERSION..'|'..cmsgpack._COPYRIGHT..'|'..cmsgpack._DESCRIPTION"},
 	} {
-		cases = append(cases, diffCase(c))
+		cases = append(cases, luadiff.Case{Name: c.name, Script: c.script})
 	}
-	runDiff(t, d, cases, nil)
+	d.Run(t, cases)
 }
 
 // unpackCases are hex-encoded MessagePack inputs and how to decode them.
@@ -77,7 +79,7 @@ var unpackCases = []struct{ fn, hex, extra string }{
 
 func TestUnpackMatchesRedis(t *testing.T) {
 	d := newDiffer(t)
-	var cases []diffCase
+	var cases []luadiff.Case
 	for _, c := range unpackCases {
 		// The script renders every result: strings and numbers are
 		// tostring'ed, tables are re-packed, so the reply is one string.
@@ -95,8 +97,8 @@ for i = 1, n do
   elseif v ~= v then v = 'nan' elseif type(v) == 'number' then v = string.format('%%.17g', v) else v = type(v) .. ':' .. tostring(v) end
   out[#out+1] = v
 end
-return table.concat(out, '|')`, luaBytes(raw), c.fn, c.extra, c.fn, c.extra)
-		cases = append(cases, diffCase{name: c.fn + " " + c.hex + c.extra, script: script})
+return table.concat(out, '|')`, luadiff.LuaBytes(raw), c.fn, c.extra, c.fn, c.extra)
+		cases = append(cases, luadiff.Case{Name: c.fn + " " + c.hex + c.extra, Script: script})
 	}
 	for _, c := range []struct{ name, script string }{
 		{"number input", "return cmsgpack.unpack(123)"},
@@ -121,7 +123,7 @@ return table.concat(out, '|')`, luaBytes(raw), c.fn, c.extra, c.fn, c.extra)
 		{"deep arrays", "return #cmsgpack.pack(cmsgpack.unpack(string.rep('\\145', 3000)..'\\1'))"},
 		{"round trip map", "return cmsgpack.pack(cmsgpack.unpack(cmsgpack.pack({a={b={c=1}}})))"},
 	} {
-		cases = append(cases, diffCase(c))
+		cases = append(cases, luadiff.Case{Name: c.name, Script: c.script})
 	}
-	runDiff(t, d, cases, nil)
+	d.Run(t, cases)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luadiff"
 )
 
 // valueGen writes random Lua expressions for values that exercise every
@@ -137,11 +138,11 @@ func TestRandomRoundTrips(t *testing.T) {
 			exprs[i] = "cmsgpack.pack(" + g.value(0) + ")"
 		}
 		script := "return {" + strings.Join(exprs, ",\n") + "}"
-		want, got := d.redisStrings(t, script), d.goStrings(t, script)
+		want, got := redisStrings(t, d, script), goStrings(t, d, script)
 		if len(want) != perBatch || len(got) != perBatch {
 			t.Fatalf("batch gave %d and %d results:\n%s", len(want), len(got), script)
 		}
-		wantRe, gotRe := d.redisStrings(t, repackScript, want...), d.goStrings(t, repackScript, want...)
+		wantRe, gotRe := redisStrings(t, d, repackScript, want...), goStrings(t, d, repackScript, want...)
 		if len(wantRe) != perBatch || len(gotRe) != perBatch {
 			t.Fatalf("repack gave %d and %d results", len(wantRe), len(gotRe))
 		}
@@ -168,9 +169,9 @@ func TestRandomRoundTrips(t *testing.T) {
 
 // redisStrings runs script with EVAL and ARGV args and returns its reply,
 // which must be an array of bulk strings.
-func (d *differ) redisStrings(t *testing.T, script string, args ...string) []string {
+func redisStrings(t *testing.T, d *luadiff.Differ, script string, args ...string) []string {
 	t.Helper()
-	reply := d.redis.MustDo(t, append([]string{"EVAL", script, "0"}, args...)...)
+	reply := d.Conn.MustDo(t, append([]string{"EVAL", script, "0"}, args...)...)
 	r := bufio.NewReader(bytes.NewReader(reply))
 	line, _ := r.ReadString('\n')
 	n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSuffix(line, "\r\n"), "*"))
@@ -195,9 +196,9 @@ func (d *differ) redisStrings(t *testing.T, script string, args ...string) []str
 
 // goStrings runs script in the go-lua state with ARGV args and returns the
 // strings of the array it returns.
-func (d *differ) goStrings(t *testing.T, script string, args ...string) []string {
+func goStrings(t *testing.T, d *luadiff.Differ, script string, args ...string) []string {
 	t.Helper()
-	l := d.l
+	l := d.L
 	l.NewTable()
 	for i, a := range args {
 		l.PushString(a)
@@ -451,7 +452,7 @@ return out`
 		for i := range inputs {
 			inputs[i] = garbage(r)
 		}
-		want, got := d.redisStrings(t, script, inputs...), d.goStrings(t, script, inputs...)
+		want, got := redisStrings(t, d, script, inputs...), goStrings(t, d, script, inputs...)
 		if len(want) != perBatch || len(got) != perBatch {
 			t.Fatalf("got %d and %d results", len(want), len(got))
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/luaproxy/luaproxy/luavm/internal/luadiff"
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
@@ -50,7 +51,7 @@ func TestMemoryLimit(t *testing.T) {
 		l, _, lim := newState()
 		l.SetTop(0)
 		lim.Reset(1 << 20)
-		got := runGoKeep(l, lim, s)
+		got := luadiff.Eval(l, s)
 		if got != "E:"+luautil.OutOfMemory {
 			t.Errorf("%s: got %.80q (%d bytes), want out of memory", s, got, len(got))
 		}
@@ -70,7 +71,7 @@ func TestInterrupt(t *testing.T) {
 		l, _, lim := newState()
 		lim.Reset(0)
 		go lim.Interrupt("ERR Script killed by user")
-		if got := runGoKeep(l, lim, s); got != "E:ERR Script killed by user" {
+		if got := luadiff.Eval(l, s); got != "E:ERR Script killed by user" {
 			t.Errorf("%s: got %q", s, got)
 		}
 	}

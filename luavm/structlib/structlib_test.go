@@ -2,6 +2,8 @@ package structlib
 
 import (
 	"testing"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luadiff"
 )
 
 // packCases are struct.pack argument lists whose output must match Redis's.
@@ -52,7 +54,7 @@ var sizeCases = []string{
 
 func TestStructMatchesRedis(t *testing.T) {
 	d := newDiffer(t)
-	var cases []diffCase
+	var cases []luadiff.Case
 	// Results are rendered into one string so that numbers keep their
 	// fractions and nils survive (Redis truncates numbers in replies).
 	render := `local function render(...)
@@ -66,13 +68,13 @@ func TestStructMatchesRedis(t *testing.T) {
 end
 `
 	for _, a := range packCases {
-		cases = append(cases, diffCase{name: "pack(" + a + ")", script: "return struct.pack(" + a + ")"})
+		cases = append(cases, luadiff.Case{Name: "pack(" + a + ")", Script: "return struct.pack(" + a + ")"})
 	}
 	for _, a := range unpackCases {
-		cases = append(cases, diffCase{name: "unpack(" + a + ")", script: render + "return render(struct.unpack(" + a + "))"})
+		cases = append(cases, luadiff.Case{Name: "unpack(" + a + ")", Script: render + "return render(struct.unpack(" + a + "))"})
 	}
 	for _, a := range sizeCases {
-		cases = append(cases, diffCase{name: "size(" + a + ")", script: "return struct.size(" + a + ")"})
+		cases = append(cases, luadiff.Case{Name: "size(" + a + ")", Script: "return struct.size(" + a + ")"})
 	}
 	for _, s := range []string{
 		"return select('#', struct.unpack(string.rep('b', 7997), string.rep('a', 8000)))",
@@ -81,7 +83,7 @@ end
 		"return #struct.pack(string.rep('c0', 100), unpack((function() local t = {} for i = 1, 100 do t[i] = string.rep('x', 1000) end return t end)()))",
 		"local n = 0 for k in pairs(struct) do n = n + 1 end return n",
 	} {
-		cases = append(cases, diffCase{name: s, script: s})
+		cases = append(cases, luadiff.Case{Name: s, Script: s})
 	}
-	runDiff(t, d, cases, nil)
+	d.Run(t, cases)
 }
