@@ -27,9 +27,6 @@ const (
 	// let a C function hold more stack slots than this.
 	cStackMax = 8000
 
-	// tickEvery is how many values are coded between interrupt checks.
-	tickEvery = 4096
-
 	// tableCost and slotCost approximate the memory a decoded table and
 	// each of its entries take, for the memory budget.
 	tableCost = 64
@@ -240,25 +237,4 @@ func (c *config) decodeInvalidNumbers(l *lua.State) int {
 	argInit(l, 1)
 	boolOption(l, 1, &c.decodeInvalid)
 	return 1
-}
-
-// budget wraps the optional limits so that call sites need no nil checks.
-type budget struct {
-	l     *lua.State
-	lim   *luautil.Limits
-	count int
-}
-
-func (b *budget) charge(n int) {
-	if b.lim != nil {
-		b.lim.Charge(b.l, n)
-	}
-}
-
-// tick polls for interrupts every tickEvery calls.
-func (b *budget) tick() {
-	b.count++
-	if b.lim != nil && b.count%tickEvery == 0 {
-		b.lim.Tick(b.l)
-	}
 }

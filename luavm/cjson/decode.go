@@ -47,7 +47,7 @@ type token struct {
 type decoder struct {
 	l     *lua.State
 	cfg   *config
-	b     budget
+	b     luautil.Budget
 	data  []byte
 	pos   int
 	depth int
@@ -72,8 +72,8 @@ func decode(l *lua.State, cfg *config, lim *luautil.Limits) int {
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		data = data[:i]
 	}
-	d := &decoder{l: l, cfg: cfg, b: budget{l: l, lim: lim}, data: data, slots: 1}
-	d.b.charge(len(data))
+	d := &decoder{l: l, cfg: cfg, b: luautil.Budget{L: l, Lim: lim}, data: data, slots: 1}
+	d.b.Charge(len(data))
 	var t token
 	d.next(&t)
 	d.value(&t)
@@ -109,7 +109,7 @@ func (d *decoder) setError(t *token, msg string) {
 
 // next is json_next_token.
 func (d *decoder) next(t *token) {
-	d.b.tick()
+	d.b.Tick()
 	var c byte
 	for {
 		c = d.at(d.pos)
@@ -343,7 +343,7 @@ func (d *decoder) value(t *token) {
 	l := d.l
 	switch t.typ {
 	case tString:
-		d.b.charge(len(t.str) + slotCost)
+		d.b.Charge(len(t.str) + slotCost)
 		l.PushString(string(t.str))
 	case tNumber:
 		l.PushNumber(t.num)
@@ -363,7 +363,7 @@ func (d *decoder) value(t *token) {
 func (d *decoder) object() {
 	l := d.l
 	d.descend(3)
-	d.b.charge(tableCost)
+	d.b.Charge(tableCost)
 	l.NewTable()
 	d.slots += 2
 	var t token
@@ -377,7 +377,7 @@ func (d *decoder) object() {
 		if t.typ != tString {
 			d.fail("object key string", &t)
 		}
-		d.b.charge(len(t.str) + slotCost)
+		d.b.Charge(len(t.str) + slotCost)
 		l.PushString(string(t.str))
 		d.next(&t)
 		if t.typ != tColon {
@@ -402,7 +402,7 @@ func (d *decoder) object() {
 func (d *decoder) array() {
 	l := d.l
 	d.descend(2)
-	d.b.charge(tableCost)
+	d.b.Charge(tableCost)
 	l.NewTable()
 	d.slots++
 	var t token
@@ -414,7 +414,7 @@ func (d *decoder) array() {
 	}
 	for i := 1; ; i++ {
 		d.value(&t)
-		d.b.charge(slotCost)
+		d.b.Charge(slotCost)
 		l.RawSetInt(-2, i)
 		d.next(&t)
 		if t.typ == tArrEnd {

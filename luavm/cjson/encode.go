@@ -11,7 +11,7 @@ import (
 type encoder struct {
 	l   *lua.State
 	cfg *config
-	b   budget
+	b   luautil.Budget
 	buf []byte
 
 	// charged is how much of buf has been charged to the budget.
@@ -26,14 +26,14 @@ func encode(l *lua.State, cfg *config, lim *luautil.Limits) int {
 	if l.Top() != 1 {
 		luautil.ArgError(l, 1, "expected 1 argument")
 	}
-	e := &encoder{l: l, cfg: cfg, b: budget{l: l, lim: lim}, slots: 1}
+	e := &encoder{l: l, cfg: cfg, b: luautil.Budget{L: l, Lim: lim}, slots: 1}
 	if cfg.keepBuffer {
 		e.buf = cfg.buf[:0]
 		cfg.buf = nil // a nested failure must not leave it half-written
 	}
 	e.value(0)
 	e.settle()
-	e.b.charge(len(e.buf))
+	e.b.Charge(len(e.buf))
 	l.PushString(string(e.buf))
 	if cfg.keepBuffer {
 		cfg.buf = e.buf
@@ -44,7 +44,7 @@ func encode(l *lua.State, cfg *config, lim *luautil.Limits) int {
 // reserve charges the budget for n more bytes before they are appended.
 func (e *encoder) reserve(n int) {
 	if need := len(e.buf) + n - e.charged; need > 0 {
-		e.b.charge(need)
+		e.b.Charge(need)
 		e.charged += need
 	}
 }
@@ -65,7 +65,7 @@ func (e *encoder) fail(index int, reason string) {
 // value appends the value on top of the stack.
 func (e *encoder) value(depth int) {
 	l := e.l
-	e.b.tick()
+	e.b.Tick()
 	switch l.TypeOf(-1) {
 	case lua.TypeString:
 		s, _ := l.ToString(-1)

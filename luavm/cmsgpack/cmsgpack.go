@@ -33,9 +33,6 @@ const (
 	// cStackMax is Lua 5.1's LUAI_MAXCSTACK: the most stack slots a C
 	// function may hold.
 	cStackMax = 8000
-
-	// tickEvery is how many values are coded between interrupt checks.
-	tickEvery = 4096
 )
 
 // Open creates the `cmsgpack` table as Redis's luaopen_cmsgpack does and
@@ -59,27 +56,6 @@ func Open(l *lua.State, lim *luautil.Limits) {
 		l.SetField(-2, f[0])
 	}
 	l.SetGlobal(name)
-}
-
-// budget wraps the optional limits so that call sites need no nil checks.
-type budget struct {
-	l     *lua.State
-	lim   *luautil.Limits
-	count int
-}
-
-func (b *budget) charge(n int) {
-	if b.lim != nil {
-		b.lim.Charge(b.l, n)
-	}
-}
-
-// tick polls for interrupts every tickEvery calls.
-func (b *budget) tick() {
-	b.count++
-	if b.lim != nil && b.count%tickEvery == 0 {
-		b.lim.Tick(b.l)
-	}
 }
 
 // cStack mirrors the number of stack slots the C implementation would be

@@ -19,7 +19,7 @@ type decoder struct {
 	data  string
 	pos   int
 	stack cStack
-	budget
+	luautil.Budget
 }
 
 func unpack(l *lua.State, lim *luautil.Limits) int {
@@ -62,7 +62,7 @@ func unpackFull(l *lua.State, lim *luautil.Limits, nargs int, limit, offset int6
 	if decodeAll {
 		limit = math.MaxInt32
 	}
-	d := &decoder{l: l, data: s, pos: int(offset), stack: cStack{l: l}, budget: budget{l: l, lim: lim}}
+	d := &decoder{l: l, data: s, pos: int(offset), stack: cStack{l: l}, Budget: luautil.Budget{L: l, Lim: lim}}
 	cnt := 0
 	for ; d.pos < len(s) && int64(cnt) < limit; cnt++ {
 		d.stack.top = nargs + cnt
@@ -110,14 +110,14 @@ func (d *decoder) uint(size int) uint64 {
 // str pushes a string of n bytes that starts at the cursor.
 func (d *decoder) str(n uint64) {
 	d.need(n)
-	d.charge(int(n))
+	d.Charge(int(n))
 	d.l.PushString(d.data[d.pos : d.pos+int(n)])
 	d.pos += int(n)
 }
 
 // value decodes one value at the cursor and pushes it.
 func (d *decoder) value() {
-	d.tick()
+	d.Tick()
 	l := d.l
 	d.need(1)
 	d.stack.check(1, "too many return values at once; use unpack_one or unpack_limit instead.")
@@ -198,7 +198,7 @@ func (d *decoder) array(n uint64) {
 	for i := 1; n > 0; n, i = n-1, i+1 {
 		d.stack.top = top + 2
 		d.value()
-		d.charge(tableSlotCost)
+		d.Charge(tableSlotCost)
 		l.RawSetInt(-2, i)
 	}
 	d.stack.top = top
@@ -216,7 +216,7 @@ func (d *decoder) hash(n uint64) {
 		d.value()
 		d.stack.top = top + 2
 		d.value()
-		d.charge(tableSlotCost)
+		d.Charge(tableSlotCost)
 		l.RawSet(-3)
 	}
 	d.stack.top = top

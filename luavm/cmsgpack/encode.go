@@ -18,7 +18,7 @@ type encoder struct {
 	l     *lua.State
 	buf   []byte
 	stack cStack
-	budget
+	luautil.Budget
 }
 
 func pack(l *lua.State, lim *luautil.Limits) int {
@@ -29,7 +29,7 @@ func pack(l *lua.State, lim *luautil.Limits) int {
 	if 2*nargs > cStackMax {
 		luautil.ArgError(l, 0, "Too many arguments for MessagePack pack.")
 	}
-	e := &encoder{l: l, stack: cStack{l: l}, budget: budget{l: l, lim: lim}}
+	e := &encoder{l: l, stack: cStack{l: l}, Budget: luautil.Budget{L: l, Lim: lim}}
 	for i := 1; i <= nargs; i++ {
 		// In C, the packed form of each earlier argument sits on the stack
 		// above the arguments while the next one is encoded.
@@ -38,7 +38,7 @@ func pack(l *lua.State, lim *luautil.Limits) int {
 		e.value(0)
 		l.Pop(1)
 	}
-	e.charge(len(e.buf))
+	e.Charge(len(e.buf))
 	l.PushString(string(e.buf))
 	return 1
 }
@@ -49,7 +49,7 @@ func (e *encoder) reserve(n int) {
 		return
 	}
 	newCap := max(2*(len(e.buf)+n), minBuffer)
-	e.charge(newCap - cap(e.buf))
+	e.Charge(newCap - cap(e.buf))
 	nb := make([]byte, len(e.buf), newCap)
 	copy(nb, e.buf)
 	e.buf = nb
@@ -79,7 +79,7 @@ func (e *encoder) header(code byte, n uint64, size int) {
 
 // value encodes the value on top of the Lua stack at table depth level.
 func (e *encoder) value(level int) {
-	e.tick()
+	e.Tick()
 	l := e.l
 	switch l.TypeOf(-1) {
 	case lua.TypeString:

@@ -100,3 +100,32 @@ func AppendG(dst []byte, f float64, prec int) []byte {
 
 // FormatNumber is Lua 5.1's tostring for numbers: %.14g.
 func FormatNumber(f float64) string { return FormatG(f, 14) }
+
+// budgetTickEvery is how many Budget.Tick calls pass between interrupt
+// polls.
+const budgetTickEvery = 4096
+
+// Budget is the Limits of a run as a long Go loop (an encoder, a decoder)
+// uses them: Charge and Tick do nothing without limits, and Tick polls
+// for interrupts only every few thousand calls.
+type Budget struct {
+	L     *lua.State
+	Lim   *Limits // nil: unlimited
+	count int
+}
+
+// Charge charges n bytes to the run's memory budget.
+func (b *Budget) Charge(n int) {
+	if b.Lim != nil {
+		b.Lim.Charge(b.L, n)
+	}
+}
+
+// Tick counts one step and polls for interrupts every budgetTickEvery
+// steps.
+func (b *Budget) Tick() {
+	b.count++
+	if b.Lim != nil && b.count%budgetTickEvery == 0 {
+		b.Lim.Tick(b.L)
+	}
+}
