@@ -361,6 +361,11 @@ func (f *Functions) function(ctx context.Context, sess *Session, argv [][]byte) 
 }
 
 func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, argv [][]byte) []byte {
+	if sub == "load" || sub == "restore" {
+		if reply := overMemory(sess); reply != nil {
+			return reply
+		}
+	}
 	r := funcReply{proto: sess.Proto()}
 	switch sub {
 	case "load":
@@ -383,6 +388,23 @@ func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, a
 		return functionHelp(&r)
 	}
 	panic("unreachable")
+}
+
+// oomProbe is a write command that changes nothing (SETRANGE of nothing
+// on a key that does not exist). FUNCTION LOAD and RESTORE are denyoom
+// commands: Redis refuses them up front while used memory is over
+// maxmemory, and the upstream refuses the probe with that same error.
+var oomProbe = [][]byte{[]byte("SETRANGE"), []byte("__luaproxy:oom-probe"), []byte("0"), []byte("")}
+
+// overMemory returns the upstream's OOM error if it refuses writes for
+// memory, else nil (any other answer, such as an ACL refusal, is not
+// Redis's business for a FUNCTION command).
+func overMemory(sess *Session) []byte {
+	reply, err := sess.Upstream().Do(oomProbe)
+	if err == nil && bytes.HasPrefix(reply, []byte("-OOM ")) {
+		return reply
+	}
+	return nil
 }
 
 // functionArity is Redis 7.0's arity of each FUNCTION subcommand.

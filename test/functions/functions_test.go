@@ -183,6 +183,17 @@ func TestFunctionCommands(t *testing.T) {
 		cmd("FUNCTION"),
 		cmd("FUNCTION", "LIST", "LIBRARYNAME", "a", "LIBRARYNAME", "b"),
 	)
+	both(t, h, "oom",
+		cmd("FUNCTION", "LOAD", libA),
+		cmd("CONFIG", "SET", "maxmemory", "1"),
+		cmd("FUNCTION", "LOAD", "REPLACE", libA),
+		cmd("FUNCTION", "RESTORE", payloadA, "REPLACE"),
+		cmd("FUNCTION", "DELETE", "mylib"),
+		cmd("FUNCTION", "FLUSH"),
+		cmd("CONFIG", "SET", "maxmemory", "0"),
+		cmd("FUNCTION", "RESTORE", payloadA),
+		cmd("EXISTS", "__luaproxy:oom-probe"),
+	)
 	both(t, h, "fcall-semantics",
 		cmd("FUNCTION", "LOAD", "#!lua name=sem\n"+
 			"redis.register_function('sel', function(keys, args) redis.call('select', '1'); redis.call('set', keys[1], 'in1'); return redis.call('get', keys[1]) end)\n"+
