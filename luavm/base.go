@@ -12,9 +12,9 @@ import (
 // sandbox or of Redis's error model, over whatever stdlib installed:
 //   - error, pcall, xpcall: Redis raises and catches tables (see raise),
 //     and Redis's pcall hands back the err string of an error table;
-//   - getmetatable, setmetatable, rawget, rawset, next, pairs: they see
-//     through the read-only proxies and refuse writes as Redis's read-only
-//     tables do;
+//   - getmetatable, setmetatable, rawset: they show the metatables Redis
+//     shows and refuse writes as Redis's read-only tables do (stdlib's
+//     rawget, next and pairs see through the proxies with luautil);
 //   - load, loadstring: Lua 5.1's signatures, text chunks only;
 //   - coroutine: go-lua has no coroutines, so every function but running
 //     raises an error.
@@ -25,9 +25,7 @@ func (st *state) installBase(l *lua.State) {
 		{Name: "xpcall", Function: st.baseXpcall},
 		{Name: "getmetatable", Function: st.baseGetmetatable},
 		{Name: "setmetatable", Function: st.baseSetmetatable},
-		{Name: "rawget", Function: st.baseRawget},
 		{Name: "rawset", Function: st.baseRawset},
-		{Name: "next", Function: st.baseNext},
 		{Name: "loadstring", Function: st.baseLoadstring},
 		{Name: "load", Function: st.baseLoad},
 		{Name: "__redis__err__handler", Function: st.baseErrHandler},
@@ -36,9 +34,6 @@ func (st *state) installBase(l *lua.State) {
 		luautil.PushNamed(l, f.Name, f.Function, 0)
 		l.SetGlobal(f.Name)
 	}
-	luautil.PushNamed(l, "next", st.baseNext, 0) // 5.1's pairs has its own next
-	luautil.PushNamed(l, "pairs", basePairs, 1)
-	l.SetGlobal("pairs")
 
 	l.NewTable()
 	for _, name := range []string{"create", "resume", "status", "wrap", "yield"} {
@@ -203,15 +198,6 @@ func (st *state) baseSetmetatable(l *lua.State) int {
 	return 1
 }
 
-func (st *state) baseRawget(l *lua.State) int {
-	luautil.CheckType(l, 1, lua.TypeTable)
-	luautil.CheckAny(l, 2)
-	l.SetTop(2)
-	st.unproxy(l, 1)
-	l.RawGet(1)
-	return 1
-}
-
 func (st *state) baseRawset(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
 	luautil.CheckAny(l, 2)
@@ -223,26 +209,6 @@ func (st *state) baseRawset(l *lua.State) int {
 	l.SetTop(3)
 	l.RawSet(1)
 	return 1
-}
-
-func (st *state) baseNext(l *lua.State) int {
-	luautil.CheckType(l, 1, lua.TypeTable)
-	l.SetTop(2)
-	st.unproxy(l, 1)
-	if l.Next(1) {
-		return 2
-	}
-	l.PushNil()
-	return 1
-}
-
-// basePairs is Lua 5.1's pairs: next, t, nil (no __pairs).
-func basePairs(l *lua.State) int {
-	luautil.CheckType(l, 1, lua.TypeTable)
-	l.PushValue(lua.UpValueIndex(2))
-	l.PushValue(1)
-	l.PushNil()
-	return 3
 }
 
 // baseLoadstring is Lua 5.1's loadstring(s [, chunkname]), text only.

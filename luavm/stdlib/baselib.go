@@ -21,11 +21,9 @@ func (e *Env) openBase(l *lua.State) {
 		{Name: "error", Function: baseError},
 		{Name: "gcinfo", Function: e.baseGCInfo},
 		{Name: "getmetatable", Function: baseGetmetatable},
-		{Name: "ipairs", Function: baseIpairs},
 		{Name: "load", Function: e.baseLoad},
 		{Name: "loadstring", Function: baseLoadstring},
 		{Name: "next", Function: baseNext},
-		{Name: "pairs", Function: basePairs},
 		{Name: "pcall", Function: basePcall},
 		{Name: "rawequal", Function: baseRawequal},
 		{Name: "rawget", Function: baseRawget},
@@ -38,6 +36,17 @@ func (e *Env) openBase(l *lua.State) {
 		{Name: "unpack", Function: baseUnpack},
 		{Name: "xpcall", Function: baseXpcall},
 	}, 0)
+	// 5.1's pairs and ipairs return generators of their own (upvalues),
+	// named as a generic for names them in errors.
+	for _, f := range []struct {
+		name string
+		fn   lua.Function
+		gen  lua.Function
+	}{{"pairs", basePairs, baseNext}, {"ipairs", baseIpairs, ipairsAux}} {
+		luautil.PushNamed(l, "(for generator)", f.gen, 0)
+		luautil.PushNamed(l, f.name, f.fn, 1)
+		l.SetField(-2, f.name)
+	}
 	l.PushNil()
 	l.SetField(-2, "rawlen") // Lua 5.2 only
 	l.PushString("Lua 5.1")
@@ -108,10 +117,13 @@ func baseRawequal(l *lua.State) int {
 	return 1
 }
 
+// baseRawget, baseRawset and baseNext see through luavm's read-only
+// proxies to the tables they show (see luautil.Unproxy).
 func baseRawget(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
 	luautil.CheckAny(l, 2)
 	l.SetTop(2)
+	luautil.Unproxy(l, 1)
 	l.RawGet(1)
 	return 1
 }
@@ -120,6 +132,7 @@ func baseRawset(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
 	luautil.CheckAny(l, 2)
 	luautil.CheckAny(l, 3)
+	luautil.CheckWritable(l, 1)
 	l.SetTop(3)
 	l.RawSet(1)
 	return 1
@@ -134,6 +147,7 @@ func baseType(l *lua.State) int {
 func baseNext(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
 	l.SetTop(2)
+	luautil.Unproxy(l, 1)
 	if l.Next(1) {
 		return 2
 	}
@@ -144,7 +158,7 @@ func baseNext(l *lua.State) int {
 // basePairs and baseIpairs ignore __pairs/__ipairs, which 5.1 lacks.
 func basePairs(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
-	luautil.PushNamed(l, "(for generator)", baseNext, 0)
+	l.PushValue(lua.UpValueIndex(2))
 	l.PushValue(1)
 	l.PushNil()
 	return 3
@@ -164,7 +178,7 @@ func ipairsAux(l *lua.State) int {
 
 func baseIpairs(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
-	luautil.PushNamed(l, "(for generator)", ipairsAux, 0)
+	l.PushValue(lua.UpValueIndex(2))
 	l.PushValue(1)
 	l.PushInteger(0)
 	return 3
