@@ -15,13 +15,15 @@ import (
 
 // ScriptStore keeps SCRIPT LOAD-ed scripts beyond one luaproxy process,
 // so that every luaproxy in front of the same Redis (and a restarted one)
-// finds them. Package registry implements it on the upstream Redis.
+// finds them. *registry.Store implements it. SHAs are lower-case hex.
 type ScriptStore interface {
-	// SaveScript records body under its lower-case hex SHA1.
-	SaveScript(ctx context.Context, sha string, body []byte) error
-	// LoadScript returns the body stored under sha (lower-case hex), or
-	// found false.
-	LoadScript(ctx context.Context, sha string) (body []byte, found bool, err error)
+	// PutScript records body under its SHA1.
+	PutScript(ctx context.Context, sha string, body []byte) error
+	// Script returns the body stored under sha, catching up with the
+	// shared store (a round trip) when the local copy misses it.
+	Script(ctx context.Context, sha string) (body []byte, found bool, err error)
+	// HasScript reports whether the local copy holds sha, without I/O.
+	HasScript(sha string) bool
 	// FlushScripts forgets every stored script (SCRIPT FLUSH).
 	FlushScripts(ctx context.Context) error
 }
@@ -211,7 +213,7 @@ func (h *Scripting) lookupSHA(ctx context.Context, hex []byte) *cachedScript {
 		return nil
 	}
 	sha := string(bytes.ToLower(hex))
-	body, found, err := h.store.LoadScript(ctx, sha)
+	body, found, err := h.store.Script(ctx, sha)
 	if err != nil {
 		h.log.Warn("script store lookup failed", zap.String("sha", sha), zap.Error(err))
 		return nil
@@ -225,6 +227,15 @@ func (h *Scripting) lookupSHA(ctx context.Context, hex []byte) *cachedScript {
 		return nil
 	}
 	return h.cache.add(&cachedScript{script: s}, true)
+}
+
+// storeHas reports whether the store's local copy has the script (loaded
+// through another luaproxy), for SCRIPT EXISTS.
+func (h *Scripting) storeHas(hex []byte) bool {
+	if h.store == nil || len(hex) != 40 {
+		return false
+	}
+	return h.store.HasScript(string(bytes.ToLower(hex)))
 }
 
 // compileErrors are the error replies of a script that never ran because
@@ -299,7 +310,7 @@ func (h *Scripting) script(ctx context.Context, sess *Session, argv [][]byte) []
 	case "EXISTS":
 		out := appendArrayLen(nil, '*', len(argv)-2)
 		for _, sha := range argv[2:] {
-			if h.cache.exists(sha) {
+			if h.cache.exists(sha) || h.storeHas(sha) {
 				out = append(out, ":1\r\n"...)
 			} else {
 				out = append(out, ":0\r\n"...)
@@ -332,7 +343,7 @@ func (h *Scripting) load(ctx context.Context, body []byte) []byte {
 	e = h.cache.add(e, true)
 	sha := e.script.SHA()
 	if h.store != nil {
-		if err := h.store.SaveScript(ctx, sha, e.script.Body); err != nil {
+		if err := h.store.PutScript(ctx, sha, e.script.Body); err != nil {
 			h.log.Warn("script store save failed", zap.String("sha", sha), zap.Error(err))
 		}
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"time"
 )
@@ -36,4 +37,14 @@ func (s *Server) UpstreamVersion() (string, error) {
 		v = v[:j]
 	}
 	return string(v), nil
+}
+
+// UpstreamTLSConfig returns a copy of the TLS settings sessions reach a
+// rediss:// upstream with, for other connections to it (the registry);
+// nil for plain TCP.
+func (s *Server) UpstreamTLSConfig() *tls.Config {
+	if s.tlsConf == nil {
+		return nil
+	}
+	return s.tlsConf.Clone()
 }

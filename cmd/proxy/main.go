@@ -27,6 +27,7 @@ import (
 	"github.com/luaproxy/luaproxy/config"
 	"github.com/luaproxy/luaproxy/luavm"
 	"github.com/luaproxy/luaproxy/proxy"
+	"github.com/luaproxy/luaproxy/registry"
 )
 
 // Set at link time: go build -ldflags "-X main.version=v1.2.3 -X main.commit=abc123".
@@ -101,11 +102,11 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 	if err != nil {
 		return fmt.Errorf("create proxy: %w", err)
 	}
-	vm, err := newScripting(cfg, srv, log)
+	closeScripting, err := newScripting(cfg, up, srv, log)
 	if err != nil {
 		return err
 	}
-	defer vm.Close()
+	defer closeScripting()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -180,10 +181,13 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 	return nil
 }
 
-// newScripting creates the Lua VM from cfg and installs the handler that
-// runs scripts with it on srv. Scripts see the upstream's version in
-// redis.REDIS_VERSION; if the upstream cannot tell now, luavm's default.
-func newScripting(cfg config.Config, srv *proxy.Server, log *zap.Logger) (*luavm.VM, error) {
+// newScripting creates the Lua VM from cfg and installs on srv the
+// handler that runs scripts and functions with it, sharing SCRIPT LOAD-ed
+// scripts and libraries through the registry in the upstream unless
+// cfg.RegistryDB is -1. Scripts see the upstream's version in
+// redis.REDIS_VERSION, or luavm's default if the upstream cannot tell now.
+// The returned function releases it all after the server has stopped.
+func newScripting(cfg config.Config, up config.Upstream, srv *proxy.Server, log *zap.Logger) (func(), error) {
 	vmCfg := luavm.Config{
 		PoolSize:    cfg.LuaPoolSize,
 		MemoryLimit: cfg.LuaMemoryLimit,
@@ -211,9 +215,54 @@ func newScripting(cfg config.Config, srv *proxy.Server, log *zap.Logger) (*luavm
 	if err != nil {
 		return nil, fmt.Errorf("create Lua VM: %w", err)
 	}
-	opts := proxy.ScriptingOptions{CacheSize: cfg.ScriptCacheSize}
-	srv.SetHandler(proxy.NewScripting(vm, opts, log.Named("scripting"), srv.Registry()))
-	return vm, nil
+
+	sopts := proxy.ScriptingOptions{CacheSize: cfg.ScriptCacheSize}
+	var fopts proxy.FunctionsOptions
+	var store *registry.Store
+	if cfg.RegistryDB >= 0 {
+		store, err = openRegistry(cfg, up, srv, log)
+		if err != nil {
+			// Serve anyway: scripts and libraries then live in this
+			// process only, as they would with registry-db -1.
+			log.Error("cannot open the registry; SCRIPT LOAD and FUNCTION LOAD stay in this process", zap.Error(err))
+		} else {
+			sopts.Store, fopts.Store = store, store
+		}
+	}
+	fns, err := proxy.NewFunctions(vm, fopts, log.Named("functions"), srv.Registry())
+	if err != nil {
+		vm.Close()
+		if store != nil {
+			_ = store.Close()
+		}
+		return nil, fmt.Errorf("create functions handler: %w", err)
+	}
+	sopts.Functions = fns
+	srv.SetHandler(proxy.NewScripting(vm, sopts, log.Named("scripting"), srv.Registry()))
+	return func() {
+		fns.Close()
+		if store != nil {
+			_ = store.Close()
+		}
+		vm.Close()
+	}, nil
+}
+
+// openRegistry connects to the registry in the upstream as the sessions
+// connect to it.
+func openRegistry(cfg config.Config, up config.Upstream, srv *proxy.Server, log *zap.Logger) (*registry.Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.UpstreamDialTimeout)
+	defer cancel()
+	rlog := log.Named("registry")
+	return registry.Open(ctx, registry.Options{
+		Addr:        up.Addr,
+		Username:    up.Username,
+		Password:    up.Password,
+		TLSConfig:   srv.UpstreamTLSConfig(),
+		DB:          cfg.RegistryDB,
+		DialTimeout: cfg.UpstreamDialTimeout,
+		OnError:     func(err error) { rlog.Warn("registry", zap.Error(err)) },
+	})
 }
 
 // newAdminServer serves the proxy's admin endpoints and, if asked,
