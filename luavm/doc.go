@@ -57,9 +57,10 @@
 //     changes, and keeping them per state would make a script's settings
 //     depend on the state it runs on. Tables from cjson.new() are the
 //     script's own in both.
-//   - string functions reached from a string value (s:rep(), ("").rep)
-//     are separate closures from the string table's, so that argument
-//     errors of method calls are numbered without self as in Lua 5.1
-//     (go-lua cannot tell a method call from its call site): ("").rep ~=
-//     string.rep, and ("x").rep("x", n) counts as a method call.
+//   - "bad argument" errors name a library function by its library name
+//     (5.1 uses the call site's: a local alias f is 'f' there), and tell a
+//     method call (s:rep(), not counting self) from the caller's bytecode
+//     by line, as go-lua does not expose the call's program counter: when
+//     one line calls the same function both as a method and not, the
+//     error is numbered as for a plain call.
 package luavm

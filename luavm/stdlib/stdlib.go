@@ -15,11 +15,9 @@
 //   - "bad argument" messages name the function by its library name;
 //     5.1 takes the name from the call site, so a call through a local
 //     alias is named differently there. go-lua's call-site information is
-//     unreliable. Methods are recognised by how they are reached: a string
-//     function read from a string value (s:rep(), s.rep) numbers its
-//     arguments without self, so ("x").rep("x") and string.rep differ
-//     from 5.1 in those two rare cases: ("x").rep ~= string.rep, and
-//     ("x").rep(...) counts as a method call.
+//     unreliable; method calls (s:rep()) are recognised from the caller's
+//     bytecode (see luautil.ArgError), except on a line that calls the
+//     same function both as a method and not.
 //   - There is no coroutine library (go-lua has none) and string.dump
 //     always fails (luavm loads no bytecode).
 //   - Without cgo, math functions are Go's, whose results can differ from

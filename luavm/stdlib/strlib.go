@@ -31,28 +31,15 @@ func (e *Env) openString(l *lua.State) {
 	}
 	l.Global("string")
 	luautil.SetFuncs(l, funcs, 0)
-	// The metatable shared by all strings. Its __index holds the same
-	// functions as the string table, as method closures: 5.1 numbers the
-	// arguments of s:rep(n) without self in its errors, and go-lua cannot
-	// tell a method call from its call site. Scripts never see this table:
-	// the metatable's __metatable, which getmetatable("") returns, is one
-	// whose __index is the string table itself.
+	// The metatable shared by all strings: __index is the string table.
 	l.PushString("")
 	if !l.MetaTable(-1) {
 		l.NewTable()
 		l.PushValue(-1)
 		l.SetMetaTable(-3)
 	}
-	l.CreateTable(0, len(funcs))
-	for _, f := range funcs {
-		luautil.PushMethod(l, f.Name, f.Function, 0)
-		l.SetField(-2, f.Name)
-	}
+	l.PushValue(-3)
 	l.SetField(-2, "__index")
-	l.CreateTable(0, 1)
-	l.PushValue(-4)
-	l.SetField(-2, "__index")
-	l.SetField(-2, "__metatable")
 	l.Pop(3)
 }
 

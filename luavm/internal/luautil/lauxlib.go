@@ -20,10 +20,8 @@ import (
 // instruction after the call), so every library function is a Go closure
 // whose first upvalue is the name it is registered under (see PushNamed):
 // that is what 5.1 prints for the usual lib.fn(...) and s:fn(...) calls.
-
-// methodPrefix marks the name upvalue of a function reached as a method
-// (s:rep()), whose arguments 5.1 numbers without self.
-const methodPrefix = ":"
+// Whether the call was a method call, whose arguments 5.1 numbers without
+// self, is read from the caller's bytecode (see calledAsMethod).
 
 // PushNamed pushes f as a Go closure named name for ArgError, with the nup
 // values on top of the stack (popped) as its upvalues 2 to nup+1.
@@ -31,13 +29,6 @@ func PushNamed(l *lua.State, name string, f lua.Function, nup int) {
 	l.PushString(name)
 	l.Insert(-nup - 1)
 	l.PushGoClosure(f, uint8(nup+1))
-}
-
-// PushMethod is PushNamed for the copy of f that strings reach as a method
-// through their metatable: ArgError does not count self, as 5.1 does for
-// s:fn(...) calls.
-func PushMethod(l *lua.State, name string, f lua.Function, nup int) {
-	PushNamed(l, methodPrefix+name, f, nup)
 }
 
 // SetFuncs stores named closures of funcs into the table below the nup
@@ -69,10 +60,10 @@ func Errorf(l *lua.State, format string, args ...any) {
 	l.Error()
 }
 
-// ArgError is luaL_argerror for a function pushed with PushNamed or
-// PushMethod. As in 5.1, a function called from Go (pcall(f), a sort
-// comparator) has no name ('?') and counts self as an argument; a method
-// does not count self, and a bad self is reported as such.
+// ArgError is luaL_argerror for a function pushed with PushNamed. As in
+// 5.1, a function called from Go (pcall(f), a sort comparator) has no name
+// ('?'); a method call does not count self, and a bad self is reported as
+// such.
 func ArgError(l *lua.State, arg int, extra string) {
 	if _, ok := lua.Stack(l, 0); !ok {
 		Errorf(l, "bad argument #%d (%s)", arg, extra)
@@ -83,8 +74,7 @@ func ArgError(l *lua.State, arg int, extra string) {
 			name, _ = l.ToString(lua.UpValueIndex(1))
 		}
 	}
-	if method, ok := strings.CutPrefix(name, methodPrefix); ok {
-		name = method
+	if name != "?" && calledAsMethod(l, name) {
 		if arg--; arg == 0 {
 			Errorf(l, "calling '%s' on bad self (%s)", name, extra)
 		}
