@@ -239,13 +239,57 @@ func newScripting(cfg config.Config, up config.Upstream, srv *proxy.Server, log 
 	}
 	sopts.Functions = fns
 	srv.SetHandler(proxy.NewScripting(vm, sopts, log.Named("scripting"), srv.Registry()))
+	stopFunctions := loadFunctions(cfg, srv, fns, log.Named("functions"))
 	return func() {
+		stopFunctions()
 		fns.Close()
 		if store != nil {
 			_ = store.Close()
 		}
 		vm.Close()
 	}, nil
+}
+
+// loadFunctions loads the libraries of cfg.FunctionsDir, then imports
+// the upstream's own libraries if cfg.ImportFunctionsFromUpstream (a
+// library of the directory wins over one of the same name). It reloads
+// the directory on every SIGHUP until the returned function is called.
+func loadFunctions(cfg config.Config, srv *proxy.Server, fns *proxy.Functions, log *zap.Logger) (stop func()) {
+	ctx := context.Background()
+	loadDir := func() {
+		if _, _, err := fns.LoadDir(ctx, cfg.FunctionsDir); err != nil {
+			log.Error("cannot load the functions directory", zap.Error(err))
+		}
+	}
+	if cfg.FunctionsDir != "" {
+		loadDir()
+	}
+	if cfg.ImportFunctionsFromUpstream {
+		if err := fns.ImportUpstream(ctx, srv); err != nil {
+			log.Error("cannot import the upstream's function libraries", zap.Error(err))
+		}
+	}
+	if cfg.FunctionsDir == "" {
+		return func() {}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading the functions directory", zap.String("dir", cfg.FunctionsDir))
+				loadDir()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // openRegistry connects to the registry in the upstream as the sessions
