@@ -50,4 +50,58 @@
 //
 // That is 7 to 8 times faster with no garbage per request, which is why the
 // own parser is on the hot path; tidwall/resp is only a benchmark baseline.
+//
+// # Scripting
+//
+// Scripting is the Handler for EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and
+// SCRIPT (and, through its Functions field, FUNCTION, FCALL and FCALL_RO).
+// It checks arguments as Redis 7.0 does, finds the script in a cache shared
+// by all sessions and runs it in a luavm.VM. A script's redis.call goes to
+// the calling session's own upstream connection (UpstreamConn.Do), which
+// the Handler has to itself while it runs. So a script sees everything its
+// client sent before it, pipelined or not; it runs in the client's
+// database and as the client's ACL user; and it costs no extra connection,
+// only one round trip per redis.call.
+//
+// That connection speaks the client's protocol. Scripts speak RESP2 unless
+// they call redis.setresp(3): the first call that needs the other protocol
+// switches the connection with HELLO, and it is switched back after the
+// script. A SELECT inside a script is undone the same way, so the client's
+// database never changes. TIME is not frozen: Redis 7.0 also reads the
+// clock for every TIME, so two TIMEs in one script differ there too; what
+// Redis does freeze during a script, the clock that expires keys, the
+// upstream cannot, since it sees separate commands.
+//
+// Redis runs one script at a time and nothing else meanwhile. luaproxy
+// runs scripts of different clients at once, each a series of ordinary
+// commands to the upstream, so other clients' commands can run between
+// two redis.calls of a script; and nobody gets BUSY while a script runs
+// long (SCRIPT KILL still works).
+//
+// The script cache maps SHA1 digests to bodies. Scripts added by SCRIPT
+// LOAD stay until SCRIPT FLUSH and are also written to the ScriptStore
+// (package registry, in the upstream), where EVALSHA looks on a local miss,
+// so every luaproxy in front of one Redis shares them. Scripts added by EVAL
+// are kept for EVALSHA up to ScriptingOptions.CacheSize, least recently
+// used first out, as Redis 7.4 does (7.0 never evicts).
+//
+// Scripts inside MULTI are refused for now: the client gets an error and
+// the upstream's transaction is made to fail with EXECABORT, so nothing of
+// it runs. Full support needs the session to hand the rest of the
+// transaction to the Handler once a script is queued: the Handler replies
+// +QUEUED itself and keeps the commands; at EXEC it sends the upstream EXEC
+// for what was queued there (which also checks WATCH: a null reply aborts
+// everything), then runs the kept commands and scripts in order and
+// answers one array of all the replies. That is ordered but not atomic
+// with respect to other clients, unlike Redis.
+//
+// Each redis.call is one round trip on its session's connection; calls of
+// scripts running at once share nothing. Sharing round trips between
+// concurrent scripts (writing the calls of several scripts in one write,
+// as the request side does for a client's pipeline) would need a
+// connection shared by those scripts, so only scripts whose sessions agree
+// on user, database and protocol could share one, and each script's
+// session connection would still have to be drained first. It would be a
+// Caller that enqueues a call on a shared, pipelining connection and waits
+// for its reply; nothing of Scripting above the Caller would change.
 package proxy

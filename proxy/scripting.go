@@ -111,6 +111,7 @@ var (
 	errNotInteger    = []byte("-ERR value is not an integer or out of range\r\n")
 	errKeysTooMany   = []byte("-ERR Number of keys can't be greater than number of args\r\n")
 	errKeysNegative  = []byte("-ERR Number of keys can't be negative\r\n")
+	errNoAuth        = []byte("-NOAUTH Authentication required.\r\n")
 	errNoScript      = []byte("-NOSCRIPT No matching script. Please use EVAL.\r\n")
 	errFlushOption   = []byte("-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n")
 	errDebugOption   = []byte("-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n")
@@ -186,11 +187,18 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 		h.log.Error("cannot restore the upstream connection after a script", zap.Error(err))
 		panic("luaproxy: upstream connection left in the script's state: " + err.Error())
 	}
-	calls := c.calls
+	calls, noAuth := c.calls, c.noAuth
 	c.up = nil
 	h.callers.Put(c)
 
-	if !cached && !isCompileError(reply) {
+	if noAuth {
+		// Redis refuses EVAL itself from a client that has not
+		// authenticated. The proxy only learns it from the first
+		// redis.call (nothing was written, the upstream refused every
+		// call); a script that calls nothing still runs.
+		reply = errNoAuth
+	}
+	if !cached && !noAuth && !isCompileError(reply) {
 		// Redis caches a script EVAL created once it compiled, whatever
 		// the run's outcome.
 		e = h.cache.add(e, false)

@@ -23,6 +23,7 @@ type sessionCaller struct {
 	origProto int
 	origDB    int
 	selected  bool // a SELECT succeeded during the script
+	noAuth    bool // the upstream answered NOAUTH: the client is not authenticated
 	calls     int  // commands sent for the script
 }
 
@@ -53,6 +54,9 @@ func (c *sessionCaller) Call(argv [][]byte, proto int) ([]byte, error) {
 	if equalFold(argv[0], "SELECT") && bytes.Equal(reply, replyOK) {
 		c.selected = true
 	}
+	if bytes.HasPrefix(reply, []byte("-NOAUTH ")) {
+		c.noAuth = true
+	}
 	return reply, nil
 }
 
@@ -66,6 +70,9 @@ func (c *sessionCaller) hello(proto int) error {
 	reply, err := c.up.Do(argv)
 	if err != nil {
 		return err
+	}
+	if bytes.HasPrefix(reply, []byte("-NOAUTH ")) {
+		c.noAuth = true
 	}
 	if len(reply) > 0 && reply[0] == '-' {
 		return fmt.Errorf("%w: %s", errProtoSwitch, sanitize(bytes.TrimRight(reply, "\r\n")))

@@ -272,3 +272,19 @@ func TestGoRedisScript(t *testing.T) {
 		t.Fatalf("RunRO: %v %v", ro, err)
 	}
 }
+
+// TestNoAuth runs scripts on a connection that has not authenticated to an
+// upstream that requires a password.
+func TestNoAuth(t *testing.T) {
+	h := start(t,
+		harness.WithServerSetup([]string{"CONFIG", "SET", "requirepass", "secret"}),
+		harness.WithServerAuth("secret"))
+	h.Run(t, scenario{Name: "noauth", Steps: []step{
+		cmd("EVAL", "return redis.call('GET', 'k')", "0"),
+		cmd("EVAL", "return redis.pcall('GET', 'k')", "0"),
+		{Cmd: []string{"HELLO", "3"}},
+		cmd("EVAL", "redis.setresp(3); return redis.call('GET', 'k')", "0"),
+		cmd("AUTH", "secret"),
+		cmd("EVAL", "return redis.call('GET', 'k')", "0"),
+	}})
+}
