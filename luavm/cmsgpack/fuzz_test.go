@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luadiff"
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
@@ -31,30 +32,7 @@ func FuzzUnpack(f *testing.F) {
 	lua.OpenLibraries(l)
 	Open(l, &lim)
 	call := func(t *testing.T, fn string, args ...any) int {
-		l.SetTop(0)
-		l.Global("cmsgpack")
-		l.Field(-1, fn)
-		l.Remove(1)
-		for _, a := range args {
-			switch a := a.(type) {
-			case string:
-				l.PushString(a)
-			case float64:
-				l.PushNumber(a)
-			}
-		}
-		lim.Reset(fuzzBudget)
-		err := l.ProtectedCall(len(args), lua.MultipleReturns, 0)
-		if re := new(runtime.Error); errors.As(err, re) {
-			t.Fatalf("%s: Go panic: %v", fn, err)
-		}
-		if lim.Used() > fuzzBudget {
-			t.Fatalf("%s: charged %d bytes", fn, lim.Used())
-		}
-		if err != nil {
-			return -1
-		}
-		return l.Top()
+		return luadiff.CallFunc(t, l, &lim, fuzzBudget, "cmsgpack", fn, args...)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, limit, offset int64) {
 		s := string(data)

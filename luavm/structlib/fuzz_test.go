@@ -1,11 +1,10 @@
 package structlib
 
 import (
-	"errors"
-	"runtime"
 	"testing"
 
 	"github.com/Shopify/go-lua"
+	"github.com/luaproxy/luaproxy/luavm/internal/luadiff"
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
@@ -35,26 +34,7 @@ func FuzzStructUnpack(f *testing.F) {
 	lua.OpenLibraries(l)
 	Open(l, &lim)
 	call := func(t *testing.T, fn string, args ...any) {
-		l.SetTop(0)
-		l.Global("struct")
-		l.Field(-1, fn)
-		l.Remove(1)
-		for _, a := range args {
-			switch a := a.(type) {
-			case string:
-				l.PushString(a)
-			case float64:
-				l.PushNumber(a)
-			}
-		}
-		lim.Reset(fuzzBudget)
-		err := l.ProtectedCall(len(args), lua.MultipleReturns, 0)
-		if re := new(runtime.Error); errors.As(err, re) {
-			t.Fatalf("%s: Go panic: %v", fn, err)
-		}
-		if lim.Used() > fuzzBudget {
-			t.Fatalf("%s: charged %d bytes", fn, lim.Used())
-		}
+		luadiff.CallFunc(t, l, &lim, fuzzBudget, "struct", fn, args...)
 	}
 	f.Fuzz(func(t *testing.T, format string, data []byte, pos int64) {
 		s := string(data)

@@ -14,9 +14,11 @@ package luadiff
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,4 +235,40 @@ func LuaBytes(b []byte) string {
 		parts[i] = strconv.Itoa(int(c))
 	}
 	return "string.char(" + strings.Join(parts, ",") + ")"
+}
+
+// CallFunc calls the global lib.fn with args (strings and float64s) in
+// protected mode, straight from Go (pcall's recovery would hide a runtime
+// panic among Lua errors), with lim reset to budget. A Go runtime panic,
+// which go-lua's protected call turns into a runtime.Error, and a charge
+// beyond budget fail the test. It returns the number of results, or -1 on
+// a Lua error.
+func CallFunc(tb testing.TB, l *lua.State, lim *luautil.Limits, budget int64, lib, fn string, args ...any) int {
+	tb.Helper()
+	l.SetTop(0)
+	l.Global(lib)
+	l.Field(-1, fn)
+	l.Remove(1)
+	for _, a := range args {
+		switch a := a.(type) {
+		case string:
+			l.PushString(a)
+		case float64:
+			l.PushNumber(a)
+		default:
+			tb.Fatalf("CallFunc: argument of type %T", a)
+		}
+	}
+	lim.Reset(budget)
+	err := l.ProtectedCall(len(args), lua.MultipleReturns, 0)
+	if re := new(runtime.Error); errors.As(err, re) {
+		tb.Fatalf("%s.%s: Go panic: %v", lib, fn, err)
+	}
+	if lim.Used() > budget {
+		tb.Fatalf("%s.%s: charged %d bytes", lib, fn, lim.Used())
+	}
+	if err != nil {
+		return -1
+	}
+	return l.Top()
 }
