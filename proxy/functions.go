@@ -689,40 +689,67 @@ func (f *Functions) flush(ctx context.Context, argv [][]byte) []byte {
 	return funcOK
 }
 
-// runningCall is an FCALL in progress, for FUNCTION STATS.
+// runningCall is an FCALL in progress, for FUNCTION STATS. argv aliases
+// the session's read buffer, which stays put until the FCALL returns:
+// finish, under mu, marks the end before that, and STATS reads argv under
+// mu only while the call has not finished. That spares FCALL a copy of its
+// arguments.
 type runningCall struct {
 	name  string
-	argv  [][]byte
 	start time.Time
+
+	mu       sync.Mutex
+	argv     [][]byte
+	finished bool
+}
+
+func (rc *runningCall) finish() {
+	rc.mu.Lock()
+	rc.finished, rc.argv = true, nil
+	rc.mu.Unlock()
+}
+
+// writeTo writes the call's running_script map, or reports false if the
+// call has finished meanwhile.
+func (rc *runningCall) writeTo(r *funcReply) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.finished {
+		return false
+	}
+	r.mapLen(3)
+	r.bulk("name")
+	r.bulk(rc.name)
+	r.bulk("command")
+	r.array(len(rc.argv))
+	for _, a := range rc.argv {
+		r.bulk(string(a))
+	}
+	r.bulk("duration_ms")
+	r.integer(time.Since(rc.start).Milliseconds())
+	return true
 }
 
 // stats is FUNCTION STATS. Redis runs one script at a time; with several
 // FCALLs running at once, the one that started first is reported.
 func (f *Functions) stats(ctx context.Context, r *funcReply) []byte {
-	var first *runningCall
+	var calls []*runningCall
 	f.running.Range(func(_, v any) bool {
-		rc := v.(*runningCall)
-		if first == nil || rc.start.Before(first.start) {
-			first = rc
-		}
+		calls = append(calls, v.(*runningCall))
 		return true
 	})
+	sort.Slice(calls, func(i, j int) bool { return calls[i].start.Before(calls[j].start) })
 	s := f.refresh(ctx)
 	r.mapLen(2)
 	r.bulk("running_script")
-	if first == nil {
-		r.null()
-	} else {
-		r.mapLen(3)
-		r.bulk("name")
-		r.bulk(first.name)
-		r.bulk("command")
-		r.array(len(first.argv))
-		for _, a := range first.argv {
-			r.bulk(string(a))
+	running := false
+	for _, rc := range calls {
+		if running = rc.writeTo(r); running {
+			break
 		}
-		r.bulk("duration_ms")
-		r.integer(time.Since(first.start).Milliseconds())
+	}
+	if !running {
+		r.null()
 	}
 	r.bulk("engines")
 	r.mapLen(1)
@@ -824,9 +851,12 @@ func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro b
 	if numkeys < 0 {
 		return funcError("Number of keys can't be negative")
 	}
-	rc := &runningCall{name: name, argv: cloneArgv(argv), start: time.Now()}
+	rc := &runningCall{name: name, argv: argv, start: time.Now()}
 	f.running.Store(sess.ID(), rc)
-	defer f.running.Delete(sess.ID())
+	defer func() {
+		f.running.Delete(sess.ID())
+		rc.finish()
+	}()
 
 	var caller sessionCaller
 	caller.reset(sess.Upstream(), sess.Proto(), sess.DB())
@@ -845,18 +875,4 @@ func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro b
 	}
 	f.metrics.observe(name, time.Since(rc.start), len(reply) > 0 && reply[0] == '-')
 	return reply
-}
-
-func cloneArgv(argv [][]byte) [][]byte {
-	n := 0
-	for _, a := range argv {
-		n += len(a)
-	}
-	buf := make([]byte, 0, n)
-	out := make([][]byte, len(argv))
-	for i, a := range argv {
-		buf = append(buf, a...)
-		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
-	}
-	return out
 }
