@@ -33,6 +33,11 @@ const (
 // scripting-disabled upstream.
 func newHarness(t *testing.T) (*harness.Harness, *proxy.Functions) {
 	t.Helper()
+	return newHarnessTB(t)
+}
+
+func newHarnessTB(t testing.TB) (*harness.Harness, *proxy.Functions) {
+	t.Helper()
 	vm, err := luavm.New(luavm.Config{})
 	if err != nil {
 		t.Fatal(err)
