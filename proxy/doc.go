@@ -85,15 +85,13 @@
 // are kept for EVALSHA up to ScriptingOptions.CacheSize, least recently
 // used first out, as Redis 7.4 does (7.0 never evicts).
 //
-// Scripts inside MULTI are refused for now: the client gets an error and
-// the upstream's transaction is made to fail with EXECABORT, so nothing of
-// it runs. Full support needs the session to hand the rest of the
-// transaction to the Handler once a script is queued: the Handler replies
-// +QUEUED itself and keeps the commands; at EXEC it sends the upstream EXEC
-// for what was queued there (which also checks WATCH: a null reply aborts
-// everything), then runs the kept commands and scripts in order and
-// answers one array of all the replies. That is ordered but not atomic
-// with respect to other clients, unlike Redis.
+// A script inside MULTI is answered +QUEUED and run at EXEC in order with
+// the transaction's other commands: from the first script on, the session
+// hands every command to the Handler, which keeps them; at EXEC it sends
+// the upstream EXEC for what was queued there before (which checks WATCH),
+// then runs the kept scripts and commands, and answers one array. That is
+// ordered but, unlike Redis, not atomic with respect to other clients;
+// scripting_multi.go lists the other differences.
 //
 // Each redis.call is one round trip on its session's connection; calls of
 // scripts running at once share nothing. Sharing round trips between

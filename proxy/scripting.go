@@ -88,6 +88,9 @@ func (h *Scripting) Commands() []string { return append([]string(nil), h.command
 
 // Serve implements Handler.
 func (h *Scripting) Serve(ctx context.Context, sess *Session, argv [][]byte) []byte {
+	if sess.held != nil {
+		return h.serveHeld(ctx, sess, argv)
+	}
 	switch name := argv[0]; {
 	case equalFold(name, "EVALSHA"):
 		return h.eval(ctx, sess, argv, "evalsha", true, false)
@@ -108,15 +111,14 @@ func (h *Scripting) Serve(ctx context.Context, sess *Session, argv [][]byte) []b
 
 // Redis's fixed replies.
 var (
-	errNotInteger    = []byte("-ERR value is not an integer or out of range\r\n")
-	errKeysTooMany   = []byte("-ERR Number of keys can't be greater than number of args\r\n")
-	errKeysNegative  = []byte("-ERR Number of keys can't be negative\r\n")
-	errNoAuth        = []byte("-NOAUTH Authentication required.\r\n")
-	errNoScript      = []byte("-NOSCRIPT No matching script. Please use EVAL.\r\n")
-	errFlushOption   = []byte("-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n")
-	errDebugOption   = []byte("-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n")
-	errNoDebugger    = []byte("-ERR luaproxy does not support the Lua debugger (SCRIPT DEBUG YES|SYNC)\r\n")
-	errScriptInMulti = []byte("-ERR luaproxy does not support scripts and SCRIPT inside MULTI yet; the transaction is discarded at EXEC\r\n")
+	errNotInteger   = []byte("-ERR value is not an integer or out of range\r\n")
+	errKeysTooMany  = []byte("-ERR Number of keys can't be greater than number of args\r\n")
+	errKeysNegative = []byte("-ERR Number of keys can't be negative\r\n")
+	errNoAuth       = []byte("-NOAUTH Authentication required.\r\n")
+	errNoScript     = []byte("-NOSCRIPT No matching script. Please use EVAL.\r\n")
+	errFlushOption  = []byte("-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n")
+	errDebugOption  = []byte("-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n")
+	errNoDebugger   = []byte("-ERR luaproxy does not support the Lua debugger (SCRIPT DEBUG YES|SYNC)\r\n")
 )
 
 func arityError(fullname string) []byte {
@@ -143,7 +145,7 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 		return h.reject(sess, arityError(name))
 	}
 	if sess.InMulti() {
-		return h.reject(sess, errScriptInMulti)
+		return h.queueScript(sess, argv)
 	}
 	// Redis checks the SHA's length first, then numkeys, then the cache.
 	if bySHA && len(argv[1]) != 40 {
@@ -299,7 +301,7 @@ func (h *Scripting) script(ctx context.Context, sess *Session, argv [][]byte) []
 		return h.reject(sess, arityError("script|"+string(bytes.ToLower(argv[1]))))
 	}
 	if sess.InMulti() {
-		return h.reject(sess, errScriptInMulti)
+		return h.queueScript(sess, argv)
 	}
 	switch sub {
 	case "HELP":

@@ -73,6 +73,10 @@ type Session struct {
 	txSub       bool // a (un)subscribe was forwarded inside that transaction
 	ignoreInput bool // after a silenced QUIT: read and drop until the client goes
 
+	// held is a transaction the Handler holds: every command goes to it
+	// until EXEC or DISCARD (see scripting_multi.go).
+	held *heldTx
+
 	// State learnt from replies (written by the reply goroutine).
 	db       atomic.Int64
 	proto    atomic.Int32
@@ -200,6 +204,7 @@ func (s *Session) setDown(err error) {
 func (s *Session) attach(c net.Conn) {
 	s.backoff = 0
 	s.downErr = nil
+	s.held = nil // a new connection has no transaction
 	s.closeMu.Lock()
 	s.upNet = c
 	if s.closed {
@@ -474,6 +479,9 @@ func (s *Session) dispatch(argv [][]byte, raw []byte, inline bool) bool {
 	if s.up == nil && !s.redial() {
 		return s.serveDown(spec)
 	}
+	if s.held != nil && s.srv.handler != nil && spec.kind != kindReset && spec.kind != kindQuit {
+		return s.serveHandler(argv) // every command of the held transaction
+	}
 	if spec.route == routeHandler && s.srv.handler != nil {
 		return s.serveHandler(argv)
 	}
@@ -613,6 +621,7 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 		s.maybeMulti, s.txSelect, s.txSub = false, false, false
 	case kindReset:
 		s.maybeMulti, s.txSelect, s.txSub, s.replyOff = false, false, false, false
+		s.held = nil
 		// RESET lifts CLIENT REPLY OFF before it replies, but a pending
 		// SKIP still hides +RESET. The proxy needs that reply to reset its
 		// state, so it uses the SKIP up with a PING and drops +RESET.

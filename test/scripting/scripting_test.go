@@ -288,3 +288,95 @@ func TestNoAuth(t *testing.T) {
 		cmd("EVAL", "return redis.call('GET', 'k')", "0"),
 	}})
 }
+
+func multiScenarios() []scenario {
+	get := "return redis.call('GET', KEYS[1])"
+	return []scenario{
+		{Name: "scripts in multi", Steps: []step{
+			cmd("SCRIPT", "LOAD", return1),
+			cmd("MULTI"),
+			cmd("SET", "k", "v"),
+			cmd("EVAL", get, "1", "k"),
+			cmd("INCR", "n"),
+			cmd("EVALSHA", sha1Ret1, "0"),
+			cmd("APPEND", "k", "w"),
+			cmd("EVAL", get, "1", "k"),
+			cmd("BLPOP", "nolist", "0"),
+			cmd("EVALSHA", sha40, "0"),
+			cmd("EVAL", get, "x"),
+			cmd("INCR", "k"),
+			cmd("SCRIPT", "EXISTS", sha1Ret1),
+			cmd("EXEC"),
+			cmd("GET", "k"),
+		}},
+		{Name: "script first in multi", Steps: []step{
+			cmd("MULTI"),
+			cmd("EVAL", "return redis.call('INCR', 'c')", "0"),
+			cmd("EVAL", "return redis.call('INCR', 'c')", "0"),
+			cmd("MULTI"),
+			cmd("WATCH", "c"),
+			cmd("EXEC"),
+			cmd("EXEC"),
+			cmd("GET", "c"),
+		}},
+		{Name: "discard", Steps: []step{
+			cmd("MULTI"),
+			cmd("SET", "a", "1"),
+			cmd("EVAL", "return redis.call('SET', 'b', '1')", "0"),
+			cmd("SET", "c", "1"),
+			cmd("DISCARD"),
+			cmd("MGET", "a", "b", "c"),
+			cmd("DISCARD"),
+		}},
+		{Name: "queue-time errors", Steps: []step{
+			cmd("MULTI"),
+			cmd("EVAL", "return 1"),
+			cmd("EVAL", return1, "0"),
+			cmd("EXEC"),
+			cmd("MULTI"),
+			cmd("EVAL", return1, "0"),
+			cmd("EVALSHA", sha1Ret1),
+			cmd("SCRIPT", "NOPE"),
+			cmd("EXEC"),
+			cmd("MULTI"),
+			cmd("SET", "x", "1"),
+			cmd("SCRIPT", "LOAD"),
+			cmd("EXEC"),
+			cmd("GET", "x"),
+		}},
+		{Name: "watch", Steps: []step{
+			cmd("SET", "w", "1"),
+			cmd("WATCH", "w"),
+			{Conn: 1, Cmd: []string{"SET", "w", "2"}},
+			cmd("MULTI"),
+			cmd("EVAL", "return redis.call('SET', 'w', '3')", "0"),
+			cmd("EXEC"),
+			cmd("GET", "w"),
+			cmd("WATCH", "w"),
+			cmd("MULTI"),
+			cmd("EVAL", "return redis.call('SET', 'w', '3')", "0"),
+			cmd("EXEC"),
+			cmd("GET", "w"),
+		}},
+		{Name: "pipelined transaction", Steps: []step{
+			{Batch: [][]string{
+				{"MULTI"},
+				{"EVAL", "return redis.call('RPUSH', KEYS[1], ARGV[1])", "1", "q", "a"},
+				{"EVAL", "return redis.call('RPUSH', KEYS[1], ARGV[1])", "1", "q", "b"},
+				{"LRANGE", "q", "0", "-1"},
+				{"EXEC"},
+				{"LLEN", "q"},
+			}},
+		}},
+	}
+}
+
+func TestMulti(t *testing.T) {
+	h := start(t)
+	h.Run(t, multiScenarios()...)
+	for _, sc := range multiScenarios() {
+		sc.Name += " resp3"
+		sc.Steps = append([]step{{Cmd: []string{"HELLO", "3"}, Norm: func(b []byte) []byte { return []byte("<hello>") }}}, sc.Steps...)
+		h.Run(t, sc)
+	}
+}
