@@ -190,14 +190,7 @@ func (f *Functions) Serve(ctx context.Context, sess *Session, argv [][]byte) []b
 const errFunctionInMulti = "luaproxy does not support FUNCTION and FCALL inside MULTI yet; the transaction is discarded at EXEC"
 
 // Libraries returns the loaded libraries sorted by name.
-func (f *Functions) Libraries() []*luavm.Library {
-	s := f.set.Load()
-	out := make([]*luavm.Library, 0, len(s.names))
-	for _, n := range s.names {
-		out = append(out, s.libs[n])
-	}
-	return out
-}
+func (f *Functions) Libraries() []*luavm.Library { return f.set.Load().list() }
 
 // librarySet is one immutable state of the loaded libraries.
 type librarySet struct {
