@@ -43,7 +43,13 @@ import (
 //     upstream's OOM error instead.
 //   - FUNCTION STATS reports the oldest of the FCALLs running in this
 //     process (Redis runs one at a time), and never answers BUSY while an
-//     EVAL runs.
+//     EVAL runs. FUNCTION KILL stops the functions running in this
+//     process, not those of other luaproxy instances sharing the registry.
+//   - with a registry, a change made through another luaproxy reaches
+//     this one through a notification: FCALL of a function this instance
+//     does not know, LIST, DUMP and STATS catch up first, but a function
+//     deleted or replaced elsewhere may still run here until the
+//     notification (or the registry's periodic check) arrives.
 //   - FUNCTION and FCALL inside MULTI are refused and fail the
 //     transaction (Redis queues them).
 //   - FUNCTION FLUSH ASYNC flushes synchronously.
