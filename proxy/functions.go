@@ -360,10 +360,8 @@ func (f *Functions) function(ctx context.Context, sess *Session, argv [][]byte) 
 }
 
 func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, argv [][]byte) []byte {
-	if sub == "load" || sub == "restore" {
-		if reply := overMemory(sess); reply != nil {
-			return reply
-		}
+	if reply := f.refuse(sess, sub == "load" || sub == "restore"); reply != nil {
+		return reply
 	}
 	r := funcReply{proto: sess.Proto()}
 	switch sub {
@@ -393,15 +391,37 @@ func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, a
 // on a key that does not exist). FUNCTION LOAD and RESTORE are denyoom
 // commands: Redis refuses them up front while used memory is over
 // maxmemory, and the upstream refuses the probe with that same error.
-var oomProbe = [][]byte{[]byte("SETRANGE"), []byte("__luaproxy:oom-probe"), []byte("0"), []byte("")}
+var (
+	oomProbe  = [][]byte{[]byte("SETRANGE"), []byte("__luaproxy:oom-probe"), []byte("0"), []byte("")}
+	pingProbe = [][]byte{[]byte("PING")}
+)
 
-// overMemory returns the upstream's OOM error if it refuses writes for
-// memory, else nil (any other answer, such as an ACL refusal, is not
-// Redis's business for a FUNCTION command).
-func overMemory(sess *Session) []byte {
-	reply, err := sess.Upstream().Do(oomProbe)
-	if err == nil && bytes.HasPrefix(reply, []byte("-OOM ")) {
+// refuse asks the upstream, on the session's connection, whether Redis
+// would refuse the FUNCTION command before running it: NOAUTH for a client
+// that has not authenticated (FUNCTION answers from luaproxy's own state,
+// so nothing else would stop it), and for a denyoom subcommand the OOM
+// error while the upstream is over maxmemory. Any other answer (an ACL
+// refusal of the probe itself, a read-only replica) lets the command run.
+func (f *Functions) refuse(sess *Session, denyOOM bool) []byte {
+	probe := pingProbe
+	if denyOOM {
+		probe = oomProbe
+	} else if sess.auth.Load() == authYes {
+		return nil
+	}
+	reply, err := sess.Upstream().Do(probe)
+	switch {
+	case err != nil:
+		return funcError("upstream unavailable: " + err.Error())
+	case bytes.HasPrefix(reply, []byte("-NOAUTH ")):
+		return errNoAuth
+	case denyOOM && bytes.HasPrefix(reply, []byte("-OOM ")):
 		return reply
+	}
+	if !denyOOM && len(reply) > 0 && reply[0] != '-' {
+		// As the session's own PING probe concludes: the connection is
+		// authenticated, and the next FUNCTION command need not ask.
+		sess.auth.Store(authYes)
 	}
 	return nil
 }
@@ -871,6 +891,12 @@ func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro b
 		// in the function's database or protocol.
 		f.log.Error("cannot restore the upstream connection after a function", zap.Error(err))
 		panic("luaproxy: upstream connection left in the function's state: " + err.Error())
+	}
+	if caller.noAuth {
+		// As Scripting does for EVAL: Redis refuses FCALL from a client
+		// that has not authenticated; luaproxy learns it from the
+		// function's first redis.call, which the upstream refused.
+		reply = errNoAuth
 	}
 	f.metrics.observe(name, time.Since(rc.start), len(reply) > 0 && reply[0] == '-')
 	return reply

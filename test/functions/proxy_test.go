@@ -229,3 +229,45 @@ func TestImportUpstream(t *testing.T) {
 		t.Fatalf("%d libraries imported from an upstream without FUNCTION", n)
 	}
 }
+
+// TestAuth: a client that has not authenticated gets NOAUTH from every
+// FUNCTION subcommand and from FCALL of a function that calls Redis, as
+// from Redis; after AUTH everything works.
+func TestAuth(t *testing.T) {
+	vm, err := luavm.New(luavm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vm.Close)
+	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := harness.Start(t, harness.WithHandler(f),
+		harness.WithServerSetup([]string{"CONFIG", "SET", "requirepass", "secret"}),
+		harness.WithServerAuth("secret"))
+	d := h.Control(t, h.Direct)
+	mustDo(t, d, "+OK\r\n", "FUNCTION", "FLUSH")
+	mustDo(t, d, "$5\r\nmylib\r\n", "FUNCTION", "LOAD", libA)
+	p := h.DialProxy(t)
+	mustDo(t, p, "-NOAUTH Authentication required.\r\n", "FUNCTION", "LOAD", libA)
+	mustDo(t, p, "+OK\r\n", "AUTH", "secret")
+	mustDo(t, p, "$5\r\nmylib\r\n", "FUNCTION", "LOAD", libA)
+	h.Diff(t, []step{
+		cmd("FUNCTION", "LOAD", libA),
+		cmd("FUNCTION", "LIST"),
+		cmd("FUNCTION", "DUMP"),
+		cmd("FUNCTION", "STATS"),
+		cmd("FUNCTION", "HELP"),
+		cmd("FUNCTION", "FLUSH"),
+		cmd("FUNCTION", "DELETE", "mylib"),
+		cmd("FUNCTION", "RESTORE", "x"),
+		cmd("FCALL", "f1", "1", "k", "v"),
+		cmd("FUNCTION", "NOPE"),
+		cmd("FUNCTION"),
+		cmd("AUTH", "secret"),
+		cmd("FUNCTION", "LIST"),
+		cmd("FCALL", "f1", "1", "k", "v"),
+		cmd("GET", "k"),
+	})
+}
