@@ -53,6 +53,14 @@ import (
 //   - FUNCTION and FCALL inside MULTI are refused and fail the
 //     transaction (Redis queues them).
 //   - FUNCTION FLUSH ASYNC flushes synchronously.
+//   - authentication and ACLs: FUNCTION answers NOAUTH as Redis does (a
+//     probe on the session's connection tells), but ACL rules on the
+//     FUNCTION and FCALL commands themselves are not applied: the
+//     upstream only judges the commands a function sends. FCALL learns
+//     that a client has not authenticated from the function's first
+//     redis.call, so an FCALL that fails earlier (function not found,
+//     bad numkeys) or a function that calls nothing answers as if the
+//     client had authenticated.
 type Functions struct {
 	vm      *luavm.VM
 	store   FunctionStore
