@@ -255,7 +255,7 @@ func TestAuth(t *testing.T) {
 	mustDo(t, p, "$5\r\nmylib\r\n", "FUNCTION", "LOAD", libA)
 	h.Diff(t, []step{
 		cmd("FUNCTION", "LOAD", libA),
-		cmd("FUNCTION", "LIST"),
+		list(),
 		cmd("FUNCTION", "DUMP"),
 		cmd("FUNCTION", "STATS"),
 		cmd("FUNCTION", "HELP"),
@@ -266,7 +266,7 @@ func TestAuth(t *testing.T) {
 		cmd("FUNCTION", "NOPE"),
 		cmd("FUNCTION"),
 		cmd("AUTH", "secret"),
-		cmd("FUNCTION", "LIST"),
+		list(),
 		cmd("FCALL", "f1", "1", "k", "v"),
 		cmd("GET", "k"),
 	})
