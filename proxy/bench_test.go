@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -173,5 +174,73 @@ func benchPipeline(b *testing.B, addr string, depth int) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/cmd")
 		}
+	}
+}
+
+// TestScalarLenAgreesWithScanner guards the reply fast path: whenever
+// scalarLen claims a complete reply, the scanner copies exactly those
+// bytes; for every prefix of a reply it claims nothing or the whole.
+func TestScalarLenAgreesWithScanner(t *testing.T) {
+	extra := []string{"$3\r\nabc\r\n", "$3\r\nabcXY", "$3\r\nab", "$-1\r\n", "$-2\r\n", "$x\r\n", "+OK\n", ":1\r\n",
+		"$0\r\n\r\n", "$1\r\n\n\r\n", "$3\r\nabc", "\r\n", "x\r\n", "$10000000000000\r\n"}
+	var ins []string
+	for _, c := range replyCases {
+		ins = append(ins, c.in)
+	}
+	ins = append(ins, extra...)
+	for _, in := range ins {
+		for cut := 0; cut <= len(in); cut++ {
+			b := []byte(in[:cut] + "+NEXT\r\n")
+			n := scalarLen(b)
+			if n == 0 {
+				continue
+			}
+			var out bytes.Buffer
+			err := copyReply(&out, bufio.NewReader(bytes.NewReader(b)))
+			if err != nil || out.String() != string(b[:n]) {
+				t.Errorf("scalarLen(%q) = %d, scanner copied %q, %v", b, n, out.Bytes(), err)
+			}
+		}
+	}
+}
+
+// TestNameIndexAgreesWithTable checks the hot-path name lookup against the
+// table it is built from, for every name in it, in any case, and for
+// near misses.
+func TestNameIndexAgreesWithTable(t *testing.T) {
+	for _, handler := range [][]string{nil, scriptingCommands, {"get", "Foo", "X"}} {
+		tab := newCommandTable(handler)
+		x := newNameIndex(tab)
+		names := []string{"", "GET", "SET", "get", "ge", "GETX", "EVALSHA_RO", "x", "FOO", "foO", "SELECT1", "SELEC",
+			strings.Repeat("A", maxCommandName+1)}
+		for name := range tab {
+			names = append(names, name, strings.ToLower(name), name[:len(name)-1], name+"S")
+		}
+		for _, name := range names {
+			if got, want := x.lookup([]byte(name)), tab.lookup([]byte(name)); got != want {
+				t.Errorf("handler %v: lookup(%q) = %+v, want %+v", handler, name, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkNameLookup compares the name index with the map lookup it
+// replaced on the hot path.
+func BenchmarkNameLookup(b *testing.B) {
+	tab := newCommandTable(scriptingCommands)
+	x := newNameIndex(tab)
+	for _, name := range []string{"GET", "HSET", "EVALSHA", "subscribe"} {
+		b.Run("index/"+name, func(b *testing.B) {
+			n := []byte(name)
+			for b.Loop() {
+				_ = x.lookup(n)
+			}
+		})
+		b.Run("map/"+name, func(b *testing.B) {
+			n := []byte(name)
+			for b.Loop() {
+				_ = tab.lookup(n)
+			}
+		})
 	}
 }

@@ -123,6 +123,40 @@ func scanReply(w io.Writer, r *bufio.Reader) error {
 	return nil
 }
 
+// scalarLen returns the size of the reply at the front of b if it is a
+// simple-type line or a bulk string and lies complete and well formed in
+// b, and 0 otherwise. For such a reply scanReply would copy exactly those
+// bytes; the caller can then copy them itself in one piece.
+func scalarLen(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	typ := b[0]
+	if !isSimpleType(typ) && typ != '$' {
+		return 0
+	}
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		return 0
+	}
+	line := b[:nl+1]
+	if typ != '$' {
+		return len(line)
+	}
+	n, ok := parseReplyLen(line)
+	if !ok {
+		return 0
+	}
+	if n < 0 {
+		return len(line)
+	}
+	end := int64(len(line)) + n
+	if end+2 > int64(len(b)) || b[end] != '\r' || b[end+1] != '\n' {
+		return 0
+	}
+	return int(end + 2)
+}
+
 func isLengthType(c byte) bool {
 	switch c {
 	case '$', '!', '=', '*', '~', '>', '%', '|':

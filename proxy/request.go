@@ -70,12 +70,30 @@ func (p *requestParser) parse(buf []byte, authRequired bool) (req request, ok bo
 
 // strchr finds c in b the way C's strchr does on Redis's NUL-terminated
 // query buffer: a NUL byte before c hides it.
+//
+// Count and length lines are a few bytes long, so it looks at the first
+// bytes itself (two IndexByte calls cost more there) and only then turns
+// to IndexByte.
 func strchr(b []byte, c byte) int {
-	i := bytes.IndexByte(b, c)
+	const short = 24
+	head := b[:min(len(b), short)]
+	for i, x := range head {
+		if x == c {
+			return i
+		}
+		if x == 0 {
+			return -1
+		}
+	}
+	if len(head) == len(b) {
+		return -1
+	}
+	i := bytes.IndexByte(b[short:], c)
 	if i < 0 {
 		return -1
 	}
-	if bytes.IndexByte(b[:i], 0) >= 0 {
+	i += short
+	if bytes.IndexByte(b[short:i], 0) >= 0 {
 		return -1
 	}
 	return i

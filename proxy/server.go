@@ -46,6 +46,7 @@ type Server struct {
 	log     *zap.Logger
 	handler Handler
 	table   commandTable
+	names   *nameIndex // table, arranged for the per-command lookup
 	metrics *metrics
 
 	// onForward, if set, is called for every forwarded command; the
@@ -86,11 +87,11 @@ func New(cfg config.Config, log *zap.Logger) (*Server, error) {
 		cfg:      cfg,
 		up:       up,
 		log:      log,
-		table:    newCommandTable(scriptingCommands),
 		metrics:  newMetrics(),
 		lns:      make(map[net.Listener]struct{}),
 		sessions: make(map[*Session]struct{}),
 	}
+	s.setTable(newCommandTable(scriptingCommands))
 	if up.TLS {
 		host, _, err := net.SplitHostPort(up.Addr)
 		if err != nil {
@@ -123,7 +124,68 @@ func (s *Server) SetHandler(h Handler) {
 	if h == nil {
 		names = nil
 	}
-	s.table = newCommandTable(names)
+	s.setTable(newCommandTable(names))
+}
+
+func (s *Server) setTable(t commandTable) {
+	s.table = t
+	s.names = newNameIndex(t)
+}
+
+// nameIndex finds a command name in a commandTable without hashing the
+// whole name: a bucket chosen by the name's length and its first and last
+// letters holds the few names that share them. Most commands are in no
+// bucket, so the lookup of an ordinary command usually ends after reading
+// three bytes; the map lookup it replaces cost a copy, an upper-casing and
+// a hash per command.
+type nameIndex struct {
+	bucket  [256]uint32 // 1 + index into entries of the bucket's first name; 0: empty
+	entries []nameEntry
+}
+
+type nameEntry struct {
+	name string // upper case
+	spec cmdSpec
+	next uint32 // 1 + index of the next name in the bucket; 0: none
+}
+
+func newNameIndex(t commandTable) *nameIndex {
+	x := &nameIndex{}
+	for name, spec := range t {
+		if len(name) == 0 || len(name) > maxCommandName {
+			continue
+		}
+		h := nameHash(len(name), name[0], name[len(name)-1])
+		x.entries = append(x.entries, nameEntry{name: name, spec: spec, next: x.bucket[h]})
+		x.bucket[h] = uint32(len(x.entries))
+	}
+	return x
+}
+
+func nameHash(n int, first, last byte) uint8 {
+	return uint8(n*31 + int(upper(first))*7 + int(upper(last)))
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+// lookup finds name case-insensitively; it agrees with commandTable.lookup.
+func (x *nameIndex) lookup(name []byte) cmdSpec {
+	if len(name) == 0 || len(name) > maxCommandName {
+		return cmdSpec{}
+	}
+	for i := x.bucket[nameHash(len(name), name[0], name[len(name)-1])]; i != 0; {
+		e := &x.entries[i-1]
+		if equalFold(name, e.name) {
+			return e.spec
+		}
+		i = e.next
+	}
+	return cmdSpec{}
 }
 
 // Serve accepts connections on ln until Shutdown, which makes it return

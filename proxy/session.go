@@ -475,7 +475,7 @@ func (s *Session) learnAuth() bool {
 
 // dispatch handles one complete request. raw is its bytes as received.
 func (s *Session) dispatch(argv [][]byte, raw []byte, inline bool) bool {
-	spec := s.srv.table.lookup(argv[0])
+	spec := s.srv.names.lookup(argv[0])
 	if s.up == nil && !s.redial() {
 		return s.serveDown(spec)
 	}
@@ -724,7 +724,7 @@ func (s *Session) streamRequest() error {
 	decide := func(name []byte) {
 		decided = true
 		if name != nil {
-			spec = s.srv.table.lookup(name)
+			spec = s.srv.names.lookup(name)
 		}
 		if spec.route == routeHandler && s.srv.handler != nil {
 			collect = true

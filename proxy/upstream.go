@@ -103,13 +103,17 @@ func (s *Session) replyLoop(u *UpstreamConn) {
 		}
 		first, _ := r.Peek(1)
 		if e != nil && !e.kind.watched() && !st.special && first[0] != '>' && first[0] != '|' {
-			// Fast path: an ordinary reply to an ordinary command.
-			if !st.authed && first[0] != '-' {
-				// Every command without a kind of its own needs an
-				// authenticated connection to succeed.
-				s.auth.Store(authYes)
-				st.authed = true
+			// Fast path: ordinary replies to ordinary commands. A run of
+			// them that is complete in the buffer goes out in one write.
+			if k, err := s.copyRun(st, r); k > 0 || err != nil {
+				if err != nil {
+					s.replyFailed(st, u, err, st.counter.n > 0)
+					return
+				}
+				s.completeRun(st, k)
+				continue
 			}
+			s.learnAuthed(st, first[0])
 			if err := s.copyToClient(st, r); err != nil {
 				s.replyFailed(st, u, err, st.counter.n > 0)
 				return
@@ -125,6 +129,46 @@ func (s *Session) replyLoop(u *UpstreamConn) {
 }
 
 func (k cmdKind) watched() bool { return k != kindPlain && k != kindClient }
+
+// learnAuthed notes that a command without a kind of its own succeeded
+// (its reply starts with typ): such commands need an authenticated
+// connection.
+func (s *Session) learnAuthed(st *replyState, typ byte) {
+	if !st.authed && typ != '-' {
+		s.auth.Store(authYes)
+		st.authed = true
+	}
+}
+
+// copyRun copies the ordinary replies at the front of r's buffer, for as
+// long as they are complete there and answer ordinary commands, to the
+// client in one write, and returns how many it copied. A pipeline's
+// replies usually arrive together: this costs one lock and one write for
+// all of them instead of several writes per reply. It copies nothing (0,
+// nil) when the first reply is not a complete scalar; copyReply then
+// handles it, and reports whatever is wrong with it.
+func (s *Session) copyRun(st *replyState, r *bufio.Reader) (int, error) {
+	buf, _ := r.Peek(r.Buffered())
+	off, k := 0, 0
+	for st.idx+k < len(st.cur) && off < len(buf) && !st.cur[st.idx+k].kind.watched() {
+		n := scalarLen(buf[off:])
+		if n == 0 {
+			break
+		}
+		s.learnAuthed(st, buf[off])
+		off += n
+		k++
+	}
+	if k == 0 {
+		return 0, nil
+	}
+	st.counter.n, st.counter.err = 0, nil
+	s.cwMu.Lock()
+	_, err := st.counter.Write(buf[:off])
+	s.cwMu.Unlock()
+	_, _ = r.Discard(off)
+	return k, err
+}
 
 func (s *Session) copyToClient(st *replyState, r *bufio.Reader) error {
 	st.counter.n, st.counter.err = 0, nil
@@ -150,6 +194,21 @@ func (s *Session) complete(st *replyState) {
 	}
 	st.idx++
 	st.done++
+	if st.idx == len(st.cur) {
+		st.cur, st.idx = s.q.take(st.cur, st.done), 0
+		st.done = 0
+	}
+}
+
+// completeRun finishes the k entries at the head, which copyRun served.
+func (s *Session) completeRun(st *replyState, k int) {
+	for _, e := range st.cur[st.idx : st.idx+k] {
+		if e.release != nil {
+			e.release()
+		}
+	}
+	st.idx += k
+	st.done += k
 	if st.idx == len(st.cur) {
 		st.cur, st.idx = s.q.take(st.cur, st.done), 0
 		st.done = 0
