@@ -147,6 +147,9 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 	if sess.InMulti() {
 		return h.queueScript(sess, argv)
 	}
+	if reply := h.refuseOOM(sess, argv[1], bySHA); reply != nil {
+		return reply
+	}
 	// Redis checks the SHA's length first, then numkeys, then the cache.
 	if bySHA && len(argv[1]) != 40 {
 		return errNoScript
@@ -207,6 +210,72 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 	}
 	h.m.observe(e, reply, elapsed, calls)
 	return reply
+}
+
+// scriptOOMProbe is a write command that changes nothing (SETRANGE of
+// nothing on a key that does not exist): the upstream refuses it with
+// Redis's OOM error while used memory is over maxmemory.
+var scriptOOMProbe = [][]byte{[]byte("SETRANGE"), []byte("__luaproxy:oom-probe"), []byte("0"), []byte("")}
+
+// refuseOOM returns Redis's OOM error if Redis would refuse the script
+// before running it: a script that declares flags is a denyoom command
+// unless it has allow-oom or no-writes. Scripts without a shebang are
+// not (their writes fail one by one instead). Finding out costs a round
+// trip, so only such scripts pay it.
+func (h *Scripting) refuseOOM(sess *Session, arg []byte, bySHA bool) []byte {
+	body := arg
+	if bySHA {
+		sum, ok := decodeSHA(arg)
+		if !ok {
+			return nil
+		}
+		e := h.cache.lookup(sum)
+		if e == nil {
+			return nil
+		}
+		body = e.script.Body
+	}
+	if !shebangDeniesOOM(body) {
+		return nil
+	}
+	reply, err := sess.Upstream().Do(scriptOOMProbe)
+	if err == nil && bytes.HasPrefix(reply, []byte("-OOM ")) {
+		return reply
+	}
+	return nil
+}
+
+// shebangDeniesOOM reports whether body starts with a well-formed Lua
+// shebang whose flags include neither allow-oom nor no-writes. A malformed
+// shebang is luavm's to report, as Redis reports it when it runs.
+func shebangDeniesOOM(body []byte) bool {
+	if !bytes.HasPrefix(body, []byte("#!")) {
+		return false
+	}
+	line := body
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	parts := bytes.Fields(line)
+	if len(parts) == 0 || string(parts[0]) != "#!lua" {
+		return false
+	}
+	for _, p := range parts[1:] {
+		flags, ok := bytes.CutPrefix(p, []byte("flags="))
+		if !ok {
+			return false
+		}
+		for _, f := range bytes.Split(flags, []byte(",")) {
+			switch string(f) {
+			case "allow-oom", "no-writes":
+				return false
+			case "", "allow-stale", "no-cluster", "allow-cross-slot-keys":
+			default:
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // lookupSHA finds a script by its hex SHA1: in the cache, else in the

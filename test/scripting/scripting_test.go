@@ -380,3 +380,25 @@ func TestMulti(t *testing.T) {
 		h.Run(t, sc)
 	}
 }
+
+// TestOOM runs scripts while the upstream is over maxmemory: a script that
+// declares flags is refused up front unless it allows OOM or writes nothing.
+func TestOOM(t *testing.T) {
+	h := start(t)
+	h.Run(t, scenario{Name: "oom", Steps: []step{
+		cmd("SET", "x", "123"),
+		cmd("CONFIG", "SET", "maxmemory", "1"),
+		cmd("EVAL", "redis.call('set','x',1) return 1", "1", "x"),
+		cmd("EVAL", "return redis.call('get','x')", "1", "x"),
+		cmd("EVAL", "#!lua flags=\nreturn 1", "0"),
+		cmd("EVAL", "#!lua\nreturn 1", "0"),
+		cmd("EVAL_RO", "#!lua\nreturn 1", "0"),
+		cmd("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "0"),
+		cmd("EVAL", "#!lua flags=allow-oom\nreturn 1", "0"),
+		cmd("EVAL", "#!lua flags=bogus\nreturn 1", "0"),
+		cmd("SCRIPT", "LOAD", "#!lua\nreturn 2"),
+		cmd("EVALSHA", "327e60b78547ebb77ec450ead371d5bd10cbdd69", "0"),
+		cmd("CONFIG", "SET", "maxmemory", "0"),
+		cmd("EVAL", "#!lua\nreturn 1", "0"),
+	}})
+}
