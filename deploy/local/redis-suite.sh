@@ -10,7 +10,7 @@ dir=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rport=$(port); pport=$(port)
 args=(--port "$rport" --bind 127.0.0.1 --save '' --enable-debug-command yes --dir "$dir")
-for c in EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT FUNCTION FCALL FCALL_RO; do args+=(--rename-command "$c" '""'); done
+for c in EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT FUNCTION FCALL FCALL_RO; do args+=(--rename-command "$c" ""); done
 redis-server "${args[@]}" >"$dir/redis.log" 2>&1 &
 rpid=$!
 "$bin" --listen "127.0.0.1:$pport" --upstream "redis://127.0.0.1:$rport" --admin-listen "" >"$dir/proxy.log" 2>&1 &

@@ -15,7 +15,7 @@ if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
   args=(--port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --daemonize yes
         --pidfile "$dir/redis.pid" --logfile "$dir/redis.log")
   for c in EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT FUNCTION FCALL FCALL_RO; do
-    args+=(--rename-command "$c" '""')
+    args+=(--rename-command "$c" "")
   done
   redis-server "${args[@]}"
   started="$dir"
