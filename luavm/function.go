@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/Shopify/go-lua"
+
+	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
 
 // Redis Functions (FUNCTION LOAD, FCALL) as Redis 7.0's Lua engine runs
@@ -202,12 +204,12 @@ func parseLibraryMetadata(code []byte) (name string, body []byte, errMsg string)
 	if !strings.HasPrefix(s, "#!") {
 		return "", nil, "Missing library metadata"
 	}
-	end := strings.IndexByte(s, '\n')
+	end := shebangEnd(code)
 	if end < 0 {
 		return "", nil, "Invalid library metadata"
 	}
-	parts := splitArgs(s[:end])
-	if len(parts) == 0 {
+	parts, ok := luautil.SplitArgs(s[:end])
+	if !ok || len(parts) == 0 {
 		return "", nil, "Invalid library metadata"
 	}
 	engine := parts[0][2:]
@@ -372,7 +374,7 @@ func (st *state) registerFunction(l *lua.State) int {
 	default:
 		st.raiseError(l, "wrong number of arguments to redis.register_function")
 	}
-	f.Name = cString(f.Name)
+	// Redis keeps the name's full length: a NUL in it makes it invalid.
 	if !validName(f.Name) {
 		st.raiseError(l, "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
 	}

@@ -67,6 +67,24 @@ func TestFunctionsDifferential(t *testing.T) {
 		{code: "#!lua name=x\nx = 1"},
 		{code: "#!lua name=x\nredis.register_function('f', function() return 1 end) local t = redis.call"},
 		{code: "#!lua name=x\nwhile true do end"},
+		// Metadata lines are split as sdssplitargs does.
+		{code: "#!lua name=\"qlib\"\nredis.register_function('f', function() return 1 end)", calls: []call{{name: "f"}}},
+		{code: "#!lua name='slib'\nredis.register_function('f', function() return 1 end)"},
+		{code: "#!\"lua\" \"name=\\x41b\"\nredis.register_function('f', function() return 1 end)"},
+		{code: "#!lua name=\"foo\nreturn 1"},
+		{code: "#!lua name='foo\nreturn 1"},
+		{code: "#!lua name=\"foo\"bar\nreturn 1"},
+		{code: "#!lua \"name=a b\"\nreturn 1"},
+		{code: "#!lua name=\"a\\x00b\"\nreturn 1"},
+		{code: "#!lua\vname=x\nreturn 1"},
+		{code: "#!lua  \f name=x\t\nredis.register_function('f', function() return 1 end)"},
+		{code: "#!lua name=x\x00\nreturn 1"},
+		{code: "#!lua name=x name=y\nreturn 1"},
+		{code: "#!LUA NAME=x\nredis.register_function('f', function() return 1 end)"},
+		{code: "#!lua\\x00 name=x\nreturn 1"},
+		{code: "#!\"lua\\x00\" name=x\nreturn 1"},
+		{code: "#!lua name=x\nredis.register_function('test\\0test', function() return 1 end)"},
+		{code: "#!lua name=x\nredis.register_function{function_name='a\\0', callback=function() return 1 end}"},
 	}
 	for _, c := range cases {
 		d.direct[2].MustDo(t, "FUNCTION", "FLUSH")

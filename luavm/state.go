@@ -558,25 +558,27 @@ func parseShebang(body []byte) (skip int, flags []string, errMsg string) {
 	if !bytes.HasPrefix(body, []byte("#!")) {
 		return 0, nil, ""
 	}
-	end := bytes.IndexByte(body, '\n')
+	end := shebangEnd(body)
 	if end < 0 {
 		return 0, nil, "ERR Invalid script shebang"
 	}
-	parts := splitArgs(string(body[:end]))
-	if len(parts) == 0 {
+	parts, ok := luautil.SplitArgs(string(body[:end]))
+	if !ok || len(parts) == 0 {
 		return 0, nil, "ERR Invalid engine in script shebang"
 	}
-	if parts[0] != "#!lua" {
-		return 0, nil, "ERR Unexpected engine in script shebang: " + parts[0]
+	// Redis compares and prints the parts as C strings: an escaped NUL
+	// ("\x00") ends them.
+	if cString(parts[0]) != "#!lua" {
+		return 0, nil, "ERR Unexpected engine in script shebang: " + cString(parts[0])
 	}
 	flags = []string{}
 	for _, p := range parts[1:] {
 		list, ok := cutPrefix(p, "flags=")
 		if !ok {
-			return 0, nil, "ERR Unknown lua shebang option: " + p
+			return 0, nil, "ERR Unknown lua shebang option: " + cString(p)
 		}
 		for _, f := range splitComma(list) {
-			switch f {
+			switch f = cString(f); f {
 			case "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys":
 				flags = append(flags, f)
 			default:
@@ -585,6 +587,20 @@ func parseShebang(body []byte) (skip int, flags []string, errMsg string) {
 		}
 	}
 	return end, flags, ""
+}
+
+// shebangEnd is the index of the line feed that ends the first line, or -1
+// when there is none before the first NUL (Redis finds it with strchr).
+func shebangEnd(b []byte) int {
+	for i, c := range b {
+		switch c {
+		case '\n':
+			return i
+		case 0:
+			return -1
+		}
+	}
+	return -1
 }
 
 func cutPrefix(s, p string) (string, bool) {
@@ -608,25 +624,6 @@ func splitComma(s string) []string {
 		}
 	}
 	return append(out, s[start:])
-}
-
-// splitArgs splits a shebang line on blanks (quotes are rare enough in
-// shebangs that sdssplitargs's quoting rules are not reproduced).
-func splitArgs(s string) []string {
-	var out []string
-	start := -1
-	for i := 0; i <= len(s); i++ {
-		blank := i == len(s) || s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\v' || s[i] == '\f'
-		if blank {
-			if start >= 0 {
-				out = append(out, s[start:i])
-				start = -1
-			}
-		} else if start < 0 {
-			start = i
-		}
-	}
-	return out
 }
 
 // setRunGlobals sets KEYS and ARGV in the real globals table. Each state
