@@ -49,6 +49,7 @@ type options struct {
 	outDir      string
 	warmupCalls int
 	proxyBin    string
+	proxyArgs   []string
 }
 
 func main() {
@@ -63,12 +64,14 @@ func main() {
 	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -cpuprofile capture")
 	flag.StringVar(&o.profileWork, "profile-workload", "evalsha-cjson", "workload run against luaproxy during the -cpuprofile capture")
 	flag.StringVar(&o.proxyBin, "luaproxy", "", "use this luaproxy binary instead of building ./cmd/proxy")
+	proxyArgs := flag.String("luaproxy-args", "", "extra space-separated luaproxy flags, e.g. \"--lua-pool-size 64\"")
 	flag.StringVar(&o.outDir, "out", ".bench", "directory for the JSON and markdown results, relative to the module root")
 	flag.Parse()
 	if *quick {
 		o.rounds, o.n = 1, 5000
 	}
 	o.warmupCalls = min(o.n, 2000)
+	o.proxyArgs = strings.Fields(*proxyArgs)
 	if *only != "" {
 		o.workloads = strings.Split(*only, ",")
 	}
@@ -284,6 +287,7 @@ func start(root, tmp string, o options) (*env, error) {
 		}
 		proxyArgs = append(proxyArgs[:len(proxyArgs)-1], e.adminAddr, "--pprof")
 	}
+	proxyArgs = append(proxyArgs, o.proxyArgs...)
 	proxyCmd, err := startChild(e.proxyBin, proxyArgs...)
 	if err != nil {
 		return e, err
@@ -457,11 +461,17 @@ func profile(bin string, t target, w workload, sha, adminAddr string, o options)
 	}
 }
 
-// pprofTop returns `go tool pprof -top` of a profile of bin.
+// pprofTop returns `go tool pprof -top` of a profile of bin, by
+// cumulative time (which path the time goes down) and then by flat time
+// (which functions burn it).
 func pprofTop(bin, prof string) (string, error) {
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", bin, prof).Output()
-	if err != nil {
-		return "", err
+	var b strings.Builder
+	for _, sort := range []string{"-cum", "-flat"} {
+		out, err := exec.Command("go", "tool", "pprof", "-top", sort, "-nodecount=30", bin, prof).Output()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "$ go tool pprof -top %s -nodecount=30\n%s\n", sort, out)
 	}
-	return string(out), nil
+	return b.String(), nil
 }
