@@ -284,38 +284,6 @@ func rewriteMessage(s string) string {
 	return s
 }
 
-// rewriteSyntaxError gives a go-lua syntax error Lua 5.1's form, which
-// always quotes the token after "near".
-func rewriteSyntaxError(s string) string {
-	if i := strings.LastIndex(s, " near "); i >= 0 {
-		tok := s[i+len(" near "):]
-		if !(len(tok) >= 2 && tok[0] == '\'' && tok[len(tok)-1] == '\'') {
-			// go-lua prints number tokens with %f; Lua 5.1 prints the
-			// token's text, which %.14g gives back in the usual cases.
-			if f, err := strconv.ParseFloat(tok, 64); err == nil && strings.Contains(tok, ".") {
-				tok = luautil.FormatNumber(f)
-			}
-			s = s[:i] + " near '" + tok + "'"
-		}
-	}
-	// "X expected": Lua 5.1 quotes X; go-lua leaves <eof> and single
-	// characters bare and prints an empty name for <name>.
-	if i := strings.Index(s, " expected"); i >= 0 {
-		j := strings.LastIndex(s[:i], ": ")
-		if j >= 0 {
-			what := s[j+2 : i]
-			switch {
-			case what == "":
-				what = "'<name>'"
-			case what[0] != '\'':
-				what = "'" + what + "'"
-			}
-			s = s[:j+2] + what + s[i:]
-		}
-	}
-	return s
-}
-
 // pushErrorTable pushes Redis's error table for msg, as luaPushError does:
 // "-CODE text" keeps CODE, anything else gets "ERR"; trailing CR/LF are
 // trimmed and the message is read as a C string.

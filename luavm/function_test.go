@@ -67,6 +67,13 @@ func TestFunctionsDifferential(t *testing.T) {
 		{code: "#!lua name=x\nx = 1"},
 		{code: "#!lua name=x\nredis.register_function('f', function() return 1 end) local t = redis.call"},
 		{code: "#!lua name=x\nwhile true do end"},
+		{code: "#!lua name=test\nredis.register_function('test', function(KEYS, ARGV)\n bad script \nend)"},
+		{code: "#!lua name=test\nlocal a is 1"},
+		{code: "#!lua name=test\nx is 1"},
+		{code: "#!lua name=test\nx.y is 1"},
+		{code: "#!lua name=test\nx, y is 1"},
+		{code: "#!lua name=test\nx[1] is 1"},
+		{code: "#!lua name=test\nf() is 1"},
 		// Metadata lines are split as sdssplitargs does.
 		{code: "#!lua name=\"qlib\"\nredis.register_function('f', function() return 1 end)", calls: []call{{name: "f"}}},
 		{code: "#!lua name='slib'\nredis.register_function('f', function() return 1 end)"},

@@ -503,7 +503,7 @@ func (st *state) load(chunk []byte, name string) error {
 	if err := l.Load(bytes.NewReader(chunk), name, "t"); err != nil {
 		msg, _ := l.ToString(-1)
 		l.Pop(1)
-		l.PushString(rewriteSyntaxError(msg))
+		l.PushString(luautil.SyntaxMessage(msg))
 		return err
 	}
 	return nil

@@ -178,28 +178,98 @@ func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isXDigit(c byte) bool { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') }
 func isAlnum(c byte) bool  { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }
 
-// SyntaxMessage rewrites a go-lua syntax error in Lua 5.1's words where
-// the two differ only in spelling: 5.1 always quotes the token after
-// "near" ("near '<eof>'"), shows numbers as written rather than with
-// go-lua's %f, names the expected token ("'<name>' expected", "'<eof>'
-// expected"), and reports a non-call expression statement as "'='
-// expected" where 5.2 says "syntax error".
+// SyntaxMessage rewrites a go-lua syntax error ("chunk:line: text" or
+// "chunk:line: text near token") in Lua 5.1's words where the two differ
+// only in spelling:
+//
+//   - 5.1 always quotes the token after "near" ("near '<eof>'") and shows
+//     a number as written, not with go-lua's %f;
+//   - 5.1 quotes the expected token ("'<name>' expected", "'<eof>'
+//     expected", "'=' expected") and the opening one in "(to close '(' at
+//     line N)", where go-lua leaves single characters and <eof> bare and
+//     prints an empty name for <name>;
+//   - go-lua says "syntax error" for an expression statement that is
+//     neither a call nor followed by '=' or ',' ("x y"): 5.1 reads a
+//     variable there as the start of an assignment and says "'='
+//     expected". Before '=' or ',' go-lua's "syntax error" is a call used
+//     as an assignment target ("f() = 1"), where 5.1 has ended the
+//     statement after the call and finds an "unexpected symbol".
+//
+// Not told apart by the text, and so still worded as for the common case:
+// a parenthesised expression as a statement ("(x) y", "(x) = 1"), which 5.1
+// calls a "syntax error", and a call as a later target ("a, f() = 1").
 func SyntaxMessage(msg string) string {
-	msg = strings.Replace(msg, ":  expected near ", ": '<name>' expected near ", 1)
-	msg = strings.Replace(msg, ": <eof> expected near ", ": '<eof>' expected near ", 1)
-	msg = strings.Replace(msg, ": syntax error near ", ": '=' expected near ", 1)
-	i := strings.LastIndex(msg, " near ")
-	if i < 0 {
-		return msg
+	head, text := splitPosition(msg)
+	tok, hasTok := "", false
+	if i := strings.Index(text, " near "); i >= 0 {
+		text, tok, hasTok = text[:i], text[i+len(" near "):], true
+		if !(len(tok) >= 2 && tok[0] == '\'' && tok[len(tok)-1] == '\'') {
+			// go-lua prints number tokens with %f; Lua 5.1 prints the
+			// token's text, which %.14g gives back in the usual cases.
+			if f, err := strconv.ParseFloat(tok, 64); err == nil && strings.Contains(tok, ".") {
+				tok = FormatNumber(f)
+			}
+			tok = "'" + tok + "'"
+		}
 	}
-	tok := msg[i+len(" near "):]
-	if len(tok) >= 2 && tok[0] == '\'' && tok[len(tok)-1] == '\'' {
-		return msg
+	switch {
+	case text == "syntax error" && hasTok && (tok == "'='" || tok == "','"):
+		text = "unexpected symbol"
+	case text == "syntax error" && hasTok:
+		text = "'=' expected"
+	case strings.HasPrefix(text, "<name> or '...' expected"):
+		// 5.1 leaves this one unquoted too.
+	default:
+		if what, rest, ok := strings.Cut(text, " expected"); ok {
+			text = quoteToken(what) + " expected" + rest
+			if i := strings.Index(text, "(to close "); i >= 0 {
+				j := i + len("(to close ")
+				if k := strings.Index(text[j:], " at line "); k >= 0 {
+					text = text[:j] + quoteToken(text[j:j+k]) + text[j+k:]
+				}
+			}
+		}
 	}
-	if f, err := strconv.ParseFloat(tok, 64); err == nil && strings.Contains(tok, ".") {
-		tok = FormatNumber(f)
+	if hasTok {
+		text += " near " + tok
 	}
-	return msg[:i] + " near '" + tok + "'"
+	return head + text
+}
+
+// quoteToken quotes a token name as 5.1's luaX_token2str and LUA_QS do.
+func quoteToken(what string) string {
+	switch {
+	case what == "":
+		return "'<name>'"
+	case what[0] == '\'':
+		return what
+	}
+	return "'" + what + "'"
+}
+
+// splitPosition splits "chunk:line: text" after its "line: ". A chunk
+// shown as [string "..."] may hold anything, so the search starts after its
+// closing "]; a message without a position is all text.
+func splitPosition(msg string) (head, text string) {
+	from := 0
+	if strings.HasPrefix(msg, "[string \"") {
+		if i := strings.Index(msg, "\"]:"); i >= 0 {
+			from = i + 2
+		}
+	}
+	for i := from; i < len(msg); i++ {
+		if msg[i] != ':' {
+			continue
+		}
+		j := i + 1
+		for j < len(msg) && isDigit(msg[j]) {
+			j++
+		}
+		if j > i+1 && j+1 < len(msg) && msg[j] == ':' && msg[j+1] == ' ' {
+			return msg[:j+2], msg[j+2:]
+		}
+	}
+	return "", msg
 }
 
 // Chunk-name widths of Lua 5.1: runtime errors render chunk names in

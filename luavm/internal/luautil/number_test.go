@@ -64,6 +64,16 @@ func TestSyntaxMessage(t *testing.T) {
 		{`x:1: syntax error near 'b'`, `x:1: '=' expected near 'b'`},
 		{`x:1: unexpected symbol near 1.500000`, `x:1: unexpected symbol near '1.5'`},
 		{`x:1: 'then' expected near 'x'`, `x:1: 'then' expected near 'x'`},
+		{`x:1: syntax error near '='`, `x:1: unexpected symbol near '='`},
+		{`x:1: syntax error near ','`, `x:1: unexpected symbol near ','`},
+		{`x:2: = expected near 'is'`, `x:2: '=' expected near 'is'`},
+		{`x:3: ) expected (to close ( at line 1) near 'x'`, `x:3: ')' expected (to close '(' at line 1) near 'x'`},
+		{`x:3: 'end' expected (to close 'function' at line 1) near <eof>`, `x:3: 'end' expected (to close 'function' at line 1) near '<eof>'`},
+		{`x:1: <name> or '...' expected near '1'`, `x:1: <name> or '...' expected near '1'`},
+		{`x:1: '=' or 'in' expected near 'y'`, `x:1: '=' or 'in' expected near 'y'`},
+		{`[string "a:1: b expected"]:1: syntax error near 'c'`, `[string "a:1: b expected"]:1: '=' expected near 'c'`},
+		{`x:1: unfinished string near '"a near b'`, `x:1: unfinished string near '"a near b'`},
+		{`no position`, `no position`},
 	}
 	for _, tt := range tests {
 		if got := SyntaxMessage(tt.in); got != tt.want {
