@@ -11,7 +11,7 @@ FUZZTIME ?= 30s
 
 ## build: the luaproxy binary in bin/
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/luaproxy ./cmd/proxy
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/luaproxy ./cmd/proxy
 
 ## run: luaproxy on 127.0.0.1:6380 in front of a local Redis on 6379 (installed/started if needed)
 run: build
