@@ -24,9 +24,11 @@ type Caller interface {
 
 // Config configures a VM. The zero value is usable.
 type Config struct {
-	// PoolSize is how many idle states are kept ready; default
-	// runtime.GOMAXPROCS(0)*2. More states are created when more scripts
-	// run at once; those beyond PoolSize are dropped when they finish.
+	// PoolSize is how many states are created ready at start; default
+	// runtime.GOMAXPROCS(0)*2. More are created when more scripts run at
+	// once (each waiting on its redis.calls holds one), and kept for reuse
+	// up to MaxStates: dropping them would make a busy proxy pay for
+	// opening the libraries on most scripts.
 	PoolSize int
 	// MaxStates bounds the states alive at once (idle and running); a
 	// script arriving when all are busy waits for one. 0 means 1024.
@@ -117,7 +119,7 @@ func New(cfg Config) (*VM, error) {
 		cfg:        cfg,
 		versionNum: num,
 		logLevel:   2,
-		pool:       make(chan *state, cfg.PoolSize),
+		pool:       make(chan *state, cfg.MaxStates),
 		states:     make(map[*state]struct{}),
 		rand:       stdlib.NewRand(),
 	}
