@@ -174,7 +174,7 @@ func (e *encoder) number(index int) {
 func (e *encoder) arrayLength() int32 {
 	l := e.l
 	var max, items int32
-	for l.PushNil(); l.Next(-2); {
+	for l.PushNil(); e.b.Lim.Next(l, -2); {
 		if l.TypeOf(-2) == lua.TypeNumber {
 			if k, _ := l.ToNumber(-2); k != 0 && math.Floor(k) == k && k >= 1 {
 				if k > float64(max) {
@@ -219,7 +219,7 @@ func (e *encoder) object(depth int) {
 	e.buf = append(e.buf, '{')
 	e.slots += 2
 	comma := false
-	for l.PushNil(); l.Next(-2); {
+	for l.PushNil(); e.b.Lim.Next(l, -2); {
 		if comma {
 			e.buf = append(e.buf, ',')
 		}

@@ -184,7 +184,7 @@ func containerHeader(dst []byte, fix, code16, code32 byte, n uint64) []byte {
 func (e *encoder) arrayLen() (int, bool) {
 	l := e.l
 	count, max := 0, 0
-	for l.PushNil(); l.Next(-2); {
+	for l.PushNil(); e.Lim.Next(l, -2); {
 		l.Pop(1)
 		n, _ := l.ToNumber(-1)
 		if l.TypeOf(-1) != lua.TypeNumber || n <= 0 || n > math.MaxInt32 || float64(int32(n)) != n {
@@ -224,7 +224,7 @@ func (e *encoder) table(level int) {
 	// counts them, and the header is slid in front of them afterwards.
 	start := len(e.buf)
 	n := 0
-	for l.PushNil(); l.Next(-2); n++ {
+	for l.PushNil(); e.Lim.Next(l, -2); n++ {
 		l.PushValue(-2)
 		e.stack.top = top + 3
 		e.value(level + 1)

@@ -23,7 +23,7 @@ func (e *Env) openBase(l *lua.State) {
 		{Name: "getmetatable", Function: baseGetmetatable},
 		{Name: "load", Function: e.baseLoad},
 		{Name: "loadstring", Function: baseLoadstring},
-		{Name: "next", Function: baseNext},
+		{Name: "next", Function: e.baseNext},
 		{Name: "pcall", Function: basePcall},
 		{Name: "rawequal", Function: baseRawequal},
 		{Name: "rawget", Function: baseRawget},
@@ -42,7 +42,7 @@ func (e *Env) openBase(l *lua.State) {
 		name string
 		fn   lua.Function
 		gen  lua.Function
-	}{{"pairs", basePairs, baseNext}, {"ipairs", baseIpairs, ipairsAux}} {
+	}{{"pairs", basePairs, e.baseNext}, {"ipairs", baseIpairs, ipairsAux}} {
 		luautil.PushNamed(l, "(for generator)", f.gen, 0)
 		luautil.PushNamed(l, f.name, f.fn, 1)
 		l.SetField(-2, f.name)
@@ -144,11 +144,13 @@ func baseType(l *lua.State) int {
 	return 1
 }
 
-func baseNext(l *lua.State) int {
+// baseNext steps with Limits.Next, go-lua's l.Next being quadratic over a
+// table's hash part.
+func (e *Env) baseNext(l *lua.State) int {
 	luautil.CheckType(l, 1, lua.TypeTable)
 	l.SetTop(2)
 	luautil.Unproxy(l, 1)
-	if l.Next(1) {
+	if e.lim.Next(l, 1) {
 		return 2
 	}
 	l.PushNil()

@@ -27,6 +27,7 @@ type Limits struct {
 	memLimit int64 // 0 means unlimited
 	memUsed  int64
 	stop     atomic.Pointer[string]
+	iter     nextCache // for Next; Limits is the per-state object every library gets
 }
 
 // Reset prepares the limits for the next script on the same state.
@@ -34,6 +35,7 @@ func (x *Limits) Reset(memLimit int64) {
 	x.memLimit = memLimit
 	x.memUsed = 0
 	x.stop.Store(nil)
+	x.iter.reset()
 }
 
 // Charge accounts n bytes about to be allocated and raises a Lua error

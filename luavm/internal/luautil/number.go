@@ -217,10 +217,10 @@ func SyntaxMessage(msg string) string {
 		text = "unexpected symbol"
 	case text == "syntax error" && hasTok:
 		text = "'=' expected"
-	case strings.HasPrefix(text, "<name> or '...' expected"):
-		// 5.1 leaves this one unquoted too.
 	default:
-		if what, rest, ok := strings.Cut(text, " expected"); ok {
+		// Only a token is quoted: "function arguments expected" and
+		// "<name> or '...' expected" are not, in 5.1 either.
+		if what, rest, ok := strings.Cut(text, " expected"); ok && !strings.Contains(what, " ") {
 			text = quoteToken(what) + " expected" + rest
 			if i := strings.Index(text, "(to close "); i >= 0 {
 				j := i + len("(to close ")

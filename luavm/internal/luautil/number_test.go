@@ -74,6 +74,7 @@ func TestSyntaxMessage(t *testing.T) {
 		{`[string "a:1: b expected"]:1: syntax error near 'c'`, `[string "a:1: b expected"]:1: '=' expected near 'c'`},
 		{`x:1: unfinished string near '"a near b'`, `x:1: unfinished string near '"a near b'`},
 		{`no position`, `no position`},
+		{`x:1: function arguments expected near '.'`, `x:1: function arguments expected near '.'`},
 	}
 	for _, tt := range tests {
 		if got := SyntaxMessage(tt.in); got != tt.want {
