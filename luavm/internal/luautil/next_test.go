@@ -113,7 +113,7 @@ func TestLimitsNextNested(t *testing.T) {
 		done = 0
 		for i, n := range []string{"a", "b", "c"} {
 			tab := 1 + 2*i
-			if l.IsNil(tab + 1) && got[n].Len() > 0 {
+			if l.IsNil(tab+1) && got[n].Len() > 0 {
 				done++
 				continue
 			}
