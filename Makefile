@@ -31,6 +31,7 @@ test-short:
 bench:
 	bash deploy/local/need-redis.sh
 	$(GO) run ./test/bench
+	$(GO) run ./test/bench/scripts
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy/ ./luavm/...
 
 ## fuzz: each fuzz target for FUZZTIME
