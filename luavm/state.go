@@ -435,7 +435,7 @@ func (st *state) call(dst []byte, nargs int) []byte {
 		st.errInfo = errorInfo{set: true, msg: msg}
 		return st.appendRunError(dst, nil)
 	}
-	return luaresp.Append(dst, l, -1, st.resp, clientProto(st.req.Proto))
+	return luaresp.AppendLimits(dst, l, -1, st.resp, clientProto(st.req.Proto), &st.lim)
 }
 
 func clientProto(p int) int {

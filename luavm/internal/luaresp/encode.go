@@ -41,9 +41,15 @@ const (
 // Append reads tables with raw accesses only and never raises a Lua error,
 // so it may run outside a protected call. The stack is left as it was.
 func Append(dst []byte, l *lua.State, idx int, scriptResp, clientProto int) []byte {
+	return AppendLimits(dst, l, idx, scriptResp, clientProto, nil)
+}
+
+// AppendLimits is Append traversing map and set tables with lim.Next,
+// linear where go-lua's l.Next is quadratic (lim may be nil).
+func AppendLimits(dst []byte, l *lua.State, idx int, scriptResp, clientProto int, lim *luautil.Limits) []byte {
 	top := l.Top()
 	idx = l.AbsIndex(idx)
-	e := encoder{l: l, scriptResp: scriptResp, clientProto: clientProto, buf: dst}
+	e := encoder{l: l, lim: lim, scriptResp: scriptResp, clientProto: clientProto, buf: dst}
 	if !l.CheckStack(1) {
 		l.SetTop(top)
 		return append(dst, stackLimitError...)
@@ -56,6 +62,7 @@ func Append(dst []byte, l *lua.State, idx int, scriptResp, clientProto int) []by
 
 type encoder struct {
 	l           *lua.State
+	lim         *luautil.Limits
 	scriptResp  int
 	clientProto int
 	buf         []byte
@@ -217,7 +224,7 @@ func (e *encoder) table(used int) {
 			e.header('%', n)
 		}
 		l.PushNil()
-		for l.Next(-2) {
+		for e.lim.Next(l, -2) {
 			l.PushValue(-2)
 			e.value(used + 4) // table, map, key, value, key copy
 			e.value(used + 3)
@@ -233,7 +240,7 @@ func (e *encoder) table(used int) {
 			e.header('~', e.countPairs())
 		}
 		l.PushNil()
-		for l.Next(-2) {
+		for e.lim.Next(l, -2) {
 			l.Pop(1)
 			l.PushValue(-1)
 			e.value(used + 3) // table, set, key, key copy
@@ -265,7 +272,7 @@ func (e *encoder) table(used int) {
 func (e *encoder) countPairs() int {
 	n := 0
 	e.l.PushNil()
-	for e.l.Next(-2) {
+	for e.lim.Next(e.l, -2) {
 		e.l.Pop(1)
 		n++
 	}
