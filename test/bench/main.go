@@ -11,27 +11,20 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/luaproxy/luaproxy/internal/redistest"
+	"github.com/luaproxy/luaproxy/test/bench/internal/benchkit"
 )
 
 type options struct {
@@ -93,7 +86,7 @@ func runBench(o options) error {
 	if err != nil {
 		return errors.New("redis-benchmark not found in PATH: install it with `apt-get install -y redis-tools`")
 	}
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -123,42 +116,39 @@ func runBench(o options) error {
 		return err
 	}
 	defer redis.Stop()
-	redisPID, err := serverPID(redis.Addr)
+	redisPID, err := benchkit.ServerPID(redis.Addr)
 	if err != nil {
 		return err
 	}
 
-	proxyPort, err := redistest.FreePort()
+	proxyAddr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
-	adminPort, err := redistest.FreePort()
+	adminAddr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
-	proxyAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(proxyPort))
-	adminAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))
 	proxyArgs := []string{"--listen", proxyAddr, "--upstream", "redis://" + redis.Addr,
 		"--admin-listen", adminAddr, "--log-level", "warn"}
 	if o.cpuprofile != "" {
 		proxyArgs = append(proxyArgs, "--pprof")
 	}
-	proxyCmd, err := startChild(proxyBin, proxyArgs...)
+	proxyCmd, err := benchkit.StartChild(proxyBin, proxyArgs...)
 	if err != nil {
 		return err
 	}
-	defer stopChild(proxyCmd)
+	defer benchkit.StopChild(proxyCmd)
 
-	fwdPort, err := redistest.FreePort()
+	fwdAddr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
-	fwdAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(fwdPort))
-	fwdCmd, err := startChild(fwdBin, "-listen", fwdAddr, "-target", redis.Addr)
+	fwdCmd, err := benchkit.StartChild(fwdBin, "-listen", fwdAddr, "-target", redis.Addr)
 	if err != nil {
 		return err
 	}
-	defer stopChild(fwdCmd)
+	defer benchkit.StopChild(fwdCmd)
 
 	targets := []target{
 		{name: "direct", addr: redis.Addr},
@@ -166,7 +156,7 @@ func runBench(o options) error {
 		{name: "forwarder", addr: fwdAddr, pid: fwdCmd.Process.Pid},
 	}
 	for _, t := range targets {
-		if err := waitPing(t.addr, 10*time.Second); err != nil {
+		if err := benchkit.WaitPing(t.addr, 10*time.Second); err != nil {
 			return fmt.Errorf("%s at %s: %w", t.name, t.addr, err)
 		}
 	}
@@ -211,13 +201,13 @@ func measure(bin string, t target, redisPID int, o options, pipeline int, test s
 	host, port, _ := net.SplitHostPort(t.addr)
 	args := []string{"-h", host, "-p", port, "-c", strconv.Itoa(o.clients), "-n", strconv.Itoa(o.n),
 		"-P", strconv.Itoa(pipeline), "-t", test, "--csv"}
-	redisBefore, err := cpuTicks(redisPID)
+	redisBefore, err := benchkit.CPUTicks(redisPID)
 	if err != nil {
 		return sample{}, err
 	}
 	var proxyBefore int64
 	if t.pid != 0 {
-		if proxyBefore, err = cpuTicks(t.pid); err != nil {
+		if proxyBefore, err = benchkit.CPUTicks(t.pid); err != nil {
 			return sample{}, err
 		}
 	}
@@ -225,135 +215,40 @@ func measure(bin string, t target, redisPID int, o options, pipeline int, test s
 	if err != nil {
 		return sample{}, fmt.Errorf("redis-benchmark %s: %w", strings.Join(args, " "), err)
 	}
-	redisAfter, err := cpuTicks(redisPID)
+	redisAfter, err := benchkit.CPUTicks(redisPID)
 	if err != nil {
 		return sample{}, err
 	}
 	s := sample{Target: t.name, Pipeline: pipeline, Test: test}
 	if t.pid != 0 {
-		proxyAfter, err := cpuTicks(t.pid)
+		proxyAfter, err := benchkit.CPUTicks(t.pid)
 		if err != nil {
 			return sample{}, err
 		}
-		s.ProxyCPU = usPerOp(proxyAfter-proxyBefore, o.n)
+		s.ProxyCPU = benchkit.USPerCall(proxyAfter-proxyBefore, o.n)
 	}
-	s.RedisCPU = usPerOp(redisAfter-redisBefore, o.n)
-	if err := parseCSV(out, &s); err != nil {
+	s.RedisCPU = benchkit.USPerCall(redisAfter-redisBefore, o.n)
+	r, err := benchkit.ParseCSV(out)
+	if err != nil {
 		return sample{}, fmt.Errorf("redis-benchmark output %q: %w", out, err)
 	}
+	s.RPS, s.P50ms, s.P99ms = r.RPS, r.P50ms, r.P99ms
 	return s, nil
-}
-
-// parseCSV reads redis-benchmark 7's --csv output: a header
-// "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
-// "p95_latency_ms","p99_latency_ms","max_latency_ms" and one row per test.
-func parseCSV(out []byte, s *sample) error {
-	recs, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
-	if err != nil {
-		return err
-	}
-	if len(recs) != 2 {
-		return fmt.Errorf("want a header and one row, got %d rows", len(recs))
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
-	for name, dst := range map[string]*float64{"rps": &s.RPS, "p50_latency_ms": &s.P50ms, "p99_latency_ms": &s.P99ms} {
-		i, ok := col[name]
-		if !ok {
-			return fmt.Errorf("no column %q", name)
-		}
-		v, err := strconv.ParseFloat(recs[1][i], 64)
-		if err != nil {
-			return fmt.Errorf("column %s: %w", name, err)
-		}
-		*dst = v
-	}
-	return nil
-}
-
-// clockTicks is sysconf(_SC_CLK_TCK), the unit of /proc/PID/stat times;
-// getconf reports it, and it is 100 on every Linux this runs on.
-func clockTicks() float64 {
-	out, err := exec.Command("getconf", "CLK_TCK").Output()
-	if err == nil {
-		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
-			return v
-		}
-	}
-	return 100
-}
-
-func usPerOp(ticks int64, ops int) float64 {
-	return float64(ticks) * 1e6 / clockTicks() / float64(ops)
-}
-
-// cpuTicks returns utime+stime of a process from /proc/PID/stat.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("CPU time of %d: %w", pid, err)
-	}
-	// The command name (field 2) may contain spaces: fields are counted
-	// from the closing parenthesis, after which field 3 (state) starts.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("CPU time of %d: bad stat %q", pid, b)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("CPU time of %d: short stat %q", pid, b)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("CPU time of %d: bad stat %q", pid, b)
-	}
-	return utime + stime, nil
 }
 
 // profile captures a CPU profile of luaproxy from its pprof endpoint while
 // redis-benchmark keeps it busy. It runs after the measured rounds so that
 // profiling does not slow them down.
 func profile(bin string, t target, adminAddr string, o options) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", adminAddr, o.profileSecs)
-	type result struct {
-		data []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(url)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("%s: %s: %s", url, resp.Status, data)
-		}
-		done <- result{data, err}
-	}()
 	host, port, _ := net.SplitHostPort(t.addr)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for {
-		select {
-		case r := <-done:
-			if r.err != nil {
-				return fmt.Errorf("CPU profile: %w", r.err)
-			}
-			return os.WriteFile(o.cpuprofile, r.data, 0o644)
-		default:
-		}
-		cmd := exec.CommandContext(ctx, bin, "-h", host, "-p", port, "-c", strconv.Itoa(o.clients),
+	return benchkit.CaptureCPUProfile(adminAddr, o.profileSecs, o.cpuprofile, func() error {
+		cmd := exec.Command(bin, "-h", host, "-p", port, "-c", strconv.Itoa(o.clients),
 			"-n", strconv.Itoa(o.n), "-P", strconv.Itoa(o.profilePipe), "-t", "set,get", "-q")
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("redis-benchmark during profile: %w", err)
 		}
-	}
+		return nil
+	})
 }
 
 // row is the median of one target, pipeline depth and test over rounds.
@@ -387,39 +282,20 @@ func summarize(samples []sample, o options) []row {
 						pc, rc = append(pc, s.ProxyCPU), append(rc, s.RedisCPU)
 					}
 				}
-				r := row{Target: name, Pipeline: p, Test: test, RPS: median(rps), P50ms: median(p50),
-					P99ms: median(p99), ProxyCPU: median(pc), RedisCPU: median(rc)}
+				r := row{Target: name, Pipeline: p, Test: test, RPS: benchkit.Median(rps), P50ms: benchkit.Median(p50),
+					P99ms: benchkit.Median(p99), ProxyCPU: benchkit.Median(pc), RedisCPU: benchkit.Median(rc)}
 				if name == "direct" {
 					direct = r
 				}
-				r.RPSRatio = ratio(r.RPS, direct.RPS)
-				r.P50Ratio = ratio(r.P50ms, direct.P50ms)
-				r.P99Ratio = ratio(r.P99ms, direct.P99ms)
-				r.RedisCPURatio = ratio(r.RedisCPU, direct.RedisCPU)
+				r.RPSRatio = benchkit.Ratio(r.RPS, direct.RPS)
+				r.P50Ratio = benchkit.Ratio(r.P50ms, direct.P50ms)
+				r.P99Ratio = benchkit.Ratio(r.P99ms, direct.P99ms)
+				r.RedisCPURatio = benchkit.Ratio(r.RedisCPU, direct.RedisCPU)
 				rows = append(rows, r)
 			}
 		}
 	}
 	return rows
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
 }
 
 func find(rows []row, name string, p int, test string) row {
@@ -469,115 +345,10 @@ func render(rows []row, o options) string {
 	return b.String()
 }
 
+// writeResults stores the run as dir/bench-<time>.json and .md.
 func writeResults(dir string, o options, samples []sample, rows []row, table string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("20060102-150405")
-	j, err := json.MarshalIndent(map[string]any{
-		"time": stamp, "rounds": o.rounds, "n": o.n, "clients": o.clients,
-		"medians": rows, "samples": samples,
-	}, "", "  ")
-	if err != nil {
-		return err
-	}
-	jsonPath := filepath.Join(dir, "bench-"+stamp+".json")
-	mdPath := filepath.Join(dir, "bench-"+stamp+".md")
-	if err := os.WriteFile(jsonPath, append(j, '\n'), 0o644); err != nil {
-		return err
-	}
-	md := "# luaproxy benchmark " + stamp + "\n\n```\n" + table + "```\n"
-	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
-		return err
-	}
-	fmt.Printf("\nresults: %s, %s\n", jsonPath, mdPath)
-	return nil
-}
-
-// moduleRoot finds the directory of go.mod from the working directory up.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run from the luaproxy module")
-		}
-		dir = parent
-	}
-}
-
-func startChild(bin string, args ...string) (*exec.Cmd, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout = io.Discard
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
-	}
-	return cmd, nil
-}
-
-func stopChild(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-// waitPing waits until addr answers PING.
-func waitPing(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		reply, err := do(addr, "PING")
-		if err == nil && string(reply) == "+PONG\r\n" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no PONG within %v (last: %q, %v)", timeout, reply, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// serverPID asks redis-server for its process id.
-func serverPID(addr string) (int, error) {
-	reply, err := do(addr, "INFO", "server")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(reply), "\r\n") {
-		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
-			return strconv.Atoi(v)
-		}
-	}
-	return 0, fmt.Errorf("no process_id in INFO server of %s", addr)
-}
-
-// do sends one command on a fresh connection and returns the raw reply.
-func do(addr string, args ...string) ([]byte, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write(b.Bytes()); err != nil {
-		return nil, err
-	}
-	return redistest.ReadReply(bufio.NewReader(c))
+	data := map[string]any{"rounds": o.rounds, "n": o.n, "clients": o.clients, "medians": rows, "samples": samples}
+	return benchkit.WriteResults(dir, "bench", data, func(stamp string) string {
+		return "# luaproxy benchmark " + stamp + "\n\n" + benchkit.CodeBlock(table)
+	})
 }

@@ -17,15 +17,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +32,7 @@ import (
 	"time"
 
 	"github.com/luaproxy/luaproxy/internal/redistest"
+	"github.com/luaproxy/luaproxy/test/bench/internal/benchkit"
 )
 
 type options struct {
@@ -139,7 +137,7 @@ func run(o options) error {
 	if err != nil {
 		return errors.New("redis-benchmark not found in PATH: install it with `apt-get install -y redis-tools`")
 	}
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -264,7 +262,7 @@ func start(root, tmp string, o options) (*env, error) {
 			return nil, 0, err
 		}
 		e.cleanup = append(e.cleanup, s.Stop)
-		pid, err := serverPID(s.Addr)
+		pid, err := benchkit.ServerPID(s.Addr)
 		return s, pid, err
 	}
 	nat, natPID, err := startRedis("native")
@@ -276,42 +274,42 @@ func start(root, tmp string, o options) (*env, error) {
 		return e, err
 	}
 
-	proxyAddr, err := freeAddr()
+	proxyAddr, err := benchkit.FreeAddr()
 	if err != nil {
 		return e, err
 	}
 	proxyArgs := []string{"--listen", proxyAddr, "--upstream", "redis://" + up.Addr, "--log-level", "warn", "--admin-listen", ""}
 	if o.cpuprofile != "" {
-		if e.adminAddr, err = freeAddr(); err != nil {
+		if e.adminAddr, err = benchkit.FreeAddr(); err != nil {
 			return e, err
 		}
 		proxyArgs = append(proxyArgs[:len(proxyArgs)-1], e.adminAddr, "--pprof")
 	}
 	proxyArgs = append(proxyArgs, o.proxyArgs...)
-	proxyCmd, err := startChild(e.proxyBin, proxyArgs...)
+	proxyCmd, err := benchkit.StartChild(e.proxyBin, proxyArgs...)
 	if err != nil {
 		return e, err
 	}
-	e.cleanup = append(e.cleanup, func() { stopChild(proxyCmd) })
+	e.cleanup = append(e.cleanup, func() { benchkit.StopChild(proxyCmd) })
 	e.targets = []target{
 		{name: native, addr: nat.Addr, redisPID: natPID, redisAddr: nat.Addr},
 		{name: luaproxy, addr: proxyAddr, frontPID: proxyCmd.Process.Pid, redisPID: upPID, redisAddr: up.Addr},
 	}
 
 	if o.forwarder {
-		fwdAddr, err := freeAddr()
+		fwdAddr, err := benchkit.FreeAddr()
 		if err != nil {
 			return e, err
 		}
-		fwdCmd, err := startChild(fwdBin, "-listen", fwdAddr, "-target", nat.Addr)
+		fwdCmd, err := benchkit.StartChild(fwdBin, "-listen", fwdAddr, "-target", nat.Addr)
 		if err != nil {
 			return e, err
 		}
-		e.cleanup = append(e.cleanup, func() { stopChild(fwdCmd) })
+		e.cleanup = append(e.cleanup, func() { benchkit.StopChild(fwdCmd) })
 		e.targets = append(e.targets, target{name: forwarder, addr: fwdAddr, frontPID: fwdCmd.Process.Pid, redisPID: natPID, redisAddr: nat.Addr})
 	}
 	for _, t := range e.targets {
-		if err := waitPing(t.addr, 10*time.Second); err != nil {
+		if err := benchkit.WaitPing(t.addr, 10*time.Second); err != nil {
 			return e, fmt.Errorf("%s at %s: %w", t.name, t.addr, err)
 		}
 	}
@@ -337,7 +335,7 @@ func (e *env) prepare() error {
 			continue
 		}
 		loaded[t.redisAddr] = true
-		if err := pipeline(t.redisAddr, data); err != nil {
+		if err := benchkit.Pipeline(t.redisAddr, data); err != nil {
 			return fmt.Errorf("loading keys into the redis-server of %s: %w", t.name, err)
 		}
 	}
@@ -350,7 +348,7 @@ func (e *env) prepare() error {
 		for _, s := range scripts {
 			sum := sha1.Sum([]byte(s.body))
 			want := hex.EncodeToString(sum[:])
-			reply, err := do(t.addr, "SCRIPT", "LOAD", s.body)
+			reply, err := benchkit.Do(t.addr, "SCRIPT", "LOAD", s.body)
 			if err != nil {
 				return fmt.Errorf("SCRIPT LOAD %s on %s: %w", s.name, t.name, err)
 			}
@@ -359,7 +357,7 @@ func (e *env) prepare() error {
 			}
 			e.shas[s.name] = want
 		}
-		reply, err := do(t.addr, "FUNCTION", "LOAD", "REPLACE", library())
+		reply, err := benchkit.Do(t.addr, "FUNCTION", "LOAD", "REPLACE", library())
 		if err != nil {
 			return fmt.Errorf("FUNCTION LOAD on %s: %w", t.name, err)
 		}
@@ -381,7 +379,7 @@ func measure(bin string, t target, w workload, sha string, n, clients int) (samp
 	if t.frontPID != 0 {
 		pids = append(pids, t.frontPID)
 	}
-	statsBefore, err := commandStats(t.redisAddr)
+	statsBefore, err := benchkit.CommandStats(t.redisAddr)
 	if err != nil {
 		return sample{}, err
 	}
@@ -400,65 +398,51 @@ func measure(bin string, t target, w workload, sha string, n, clients int) (samp
 	if err != nil {
 		return sample{}, err
 	}
-	statsAfter, err := commandStats(t.redisAddr)
+	statsAfter, err := benchkit.CommandStats(t.redisAddr)
 	if err != nil {
 		return sample{}, err
 	}
 	s := sample{Workload: w.Name, Target: t.name, Calls: n}
-	s.RedisCPU = usPerCall(after[0]-before[0], n)
+	s.RedisCPU = benchkit.USPerCall(after[0]-before[0], n)
 	if t.frontPID != 0 {
-		s.FrontCPU = usPerCall(after[1]-before[1], n)
+		s.FrontCPU = benchkit.USPerCall(after[1]-before[1], n)
 	}
-	s.RedisCmds = perCall(statsBefore, statsAfter, n)
-	if err := parseCSV(out, &s); err != nil {
+	s.RedisCmds = benchkit.PerCall(statsBefore, statsAfter, n)
+	r, err := benchkit.ParseCSV(out)
+	if err != nil {
 		return sample{}, fmt.Errorf("redis-benchmark output %q: %w", out, err)
 	}
+	s.RPS, s.P50ms, s.P99ms = r.RPS, r.P50ms, r.P99ms
 	return s, nil
+}
+
+// cpuTicksOf returns the CPU ticks of each process.
+func cpuTicksOf(pids []int) ([]int64, error) {
+	ticks := make([]int64, len(pids))
+	for i, pid := range pids {
+		var err error
+		if ticks[i], err = benchkit.CPUTicks(pid); err != nil {
+			return nil, err
+		}
+	}
+	return ticks, nil
 }
 
 // profile captures a CPU profile of luaproxy from its pprof endpoint while
 // redis-benchmark runs w against it. It runs after the measured rounds so
 // that profiling does not slow them down.
 func profile(bin string, t target, w workload, sha, adminAddr string, o options) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", adminAddr, o.profileSecs)
-	type result struct {
-		data []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(url)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("%s: %s: %s", url, resp.Status, data)
-		}
-		done <- result{data, err}
-	}()
 	host, port, _ := net.SplitHostPort(t.addr)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for {
-		select {
-		case r := <-done:
-			if r.err != nil {
-				return fmt.Errorf("CPU profile: %w", r.err)
-			}
-			return os.WriteFile(o.cpuprofile, r.data, 0o644)
-		default:
-		}
+	return benchkit.CaptureCPUProfile(adminAddr, o.profileSecs, o.cpuprofile, func() error {
 		// Short runs, so that the loop notices the profile's end soon.
 		args := []string{"-h", host, "-p", port, "-c", strconv.Itoa(o.clients), "-n", "5000",
 			"-r", strconv.Itoa(keyspace), "-q"}
-		cmd := exec.CommandContext(ctx, bin, append(args, w.command(sha)...)...)
+		cmd := exec.Command(bin, append(args, w.command(sha)...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("redis-benchmark during profile: %w: %s", err, out)
 		}
-	}
+		return nil
+	})
 }
 
 // pprofTop returns `go tool pprof -top` of a profile of bin, by

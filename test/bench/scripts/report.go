@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
+
+	"github.com/luaproxy/luaproxy/test/bench/internal/benchkit"
 )
 
 // Target names. Native is the reference every ratio divides by.
@@ -36,37 +31,6 @@ type sample struct {
 	// call (INFO commandstats; for native, the script's redis.calls count
 	// too).
 	RedisCmds map[string]float64 `json:"redis_commands_per_call"`
-}
-
-// parseCSV reads redis-benchmark 7's --csv output into s: a header naming
-// the columns ("rps", "p50_latency_ms", "p99_latency_ms", ...) and one row.
-func parseCSV(out []byte, s *sample) error {
-	recs, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
-	if err != nil {
-		return err
-	}
-	if len(recs) != 2 {
-		return fmt.Errorf("want a header and one row, got %d rows", len(recs))
-	}
-	col := make(map[string]int, len(recs[0]))
-	for i, h := range recs[0] {
-		col[h] = i
-	}
-	for _, c := range []struct {
-		name string
-		dst  *float64
-	}{{"rps", &s.RPS}, {"p50_latency_ms", &s.P50ms}, {"p99_latency_ms", &s.P99ms}} {
-		i, ok := col[c.name]
-		if !ok || i >= len(recs[1]) {
-			return fmt.Errorf("no column %q", c.name)
-		}
-		v, err := strconv.ParseFloat(recs[1][i], 64)
-		if err != nil {
-			return fmt.Errorf("column %s: %w", c.name, err)
-		}
-		*c.dst = v
-	}
-	return nil
 }
 
 // row is the median over rounds of one workload on one target.
@@ -105,8 +69,8 @@ func summarize(samples []sample, names []string) []row {
 			if len(rps) == 0 {
 				continue
 			}
-			r := row{Workload: w, Target: t, RPS: median(rps), P50ms: median(p50), P99ms: median(p99),
-				FrontCPU: median(fc), RedisCPU: median(rc), RedisCmds: map[string]float64{}}
+			r := row{Workload: w, Target: t, RPS: benchkit.Median(rps), P50ms: benchkit.Median(p50), P99ms: benchkit.Median(p99),
+				FrontCPU: benchkit.Median(fc), RedisCPU: benchkit.Median(rc), RedisCmds: map[string]float64{}}
 			for _, s := range samples {
 				if s.Workload == w && s.Target == t {
 					for name := range s.RedisCmds {
@@ -121,37 +85,18 @@ func summarize(samples []sample, names []string) []row {
 						v = append(v, s.RedisCmds[name])
 					}
 				}
-				r.RedisCmds[name] = median(v)
+				r.RedisCmds[name] = benchkit.Median(v)
 			}
 			if t == native {
 				ref = r
 			}
-			r.RPSRatio = ratio(r.RPS, ref.RPS)
-			r.RedisCPURatio = ratio(r.RedisCPU, ref.RedisCPU)
-			r.TotalCPURatio = ratio(r.FrontCPU+r.RedisCPU, ref.RedisCPU)
+			r.RPSRatio = benchkit.Ratio(r.RPS, ref.RPS)
+			r.RedisCPURatio = benchkit.Ratio(r.RedisCPU, ref.RedisCPU)
+			r.TotalCPURatio = benchkit.Ratio(r.FrontCPU+r.RedisCPU, ref.RedisCPU)
 			rows = append(rows, r)
 		}
 	}
 	return rows
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
 }
 
 func find(rows []row, workload, target string) (row, bool) {
@@ -243,31 +188,17 @@ func render(rows []row, h header) string {
 
 // writeResults stores the run as dir/scripts-<time>.json and .md.
 func writeResults(dir string, h header, samples []sample, rows []row, table, profile string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("20060102-150405")
-	j, err := json.MarshalIndent(map[string]any{
-		"time": stamp, "rounds": h.Rounds, "n": h.Calls, "clients": h.Clients, "keyspace": keyspace,
+	data := map[string]any{
+		"rounds": h.Rounds, "n": h.Calls, "clients": h.Clients, "keyspace": keyspace,
 		"medians": rows, "samples": samples, "profile_top": profile,
-	}, "", "  ")
-	if err != nil {
-		return err
 	}
-	jsonPath := filepath.Join(dir, "scripts-"+stamp+".json")
-	mdPath := filepath.Join(dir, "scripts-"+stamp+".md")
-	if err := os.WriteFile(jsonPath, append(j, '\n'), 0o644); err != nil {
-		return err
-	}
-	md := "# luaproxy scripting benchmark " + stamp + "\n\n```\n" + table + "```\n"
-	if profile != "" {
-		md += "\n## luaproxy CPU profile\n\n```\n" + profile + "```\n"
-	}
-	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
-		return err
-	}
-	fmt.Printf("\nresults: %s, %s\n", jsonPath, mdPath)
-	return nil
+	return benchkit.WriteResults(dir, "scripts", data, func(stamp string) string {
+		md := "# luaproxy scripting benchmark " + stamp + "\n\n" + benchkit.CodeBlock(table)
+		if profile != "" {
+			md += "\n## luaproxy CPU profile\n\n" + benchkit.CodeBlock(profile)
+		}
+		return md
+	})
 }
 
 // cjsonCalls is the number of calls per run of a cjson workload: a quarter
