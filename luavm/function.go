@@ -55,6 +55,11 @@ type functionEnv struct {
 	loadAPI any // the globals while library code runs
 	env     any // the read-only proxy bound as _ENV
 	meta    any // env's metatable, whose __index is switched
+	// What getmetatable(_G) shows function code, as Redis shows the real
+	// metatable of its globals: a read-only table whose __index is a
+	// read-only view of the current globals (switched with meta's).
+	visMeta any         // the real table behind that view
+	views   map[any]any // globals table -> its read-only view
 }
 
 // libraryBuild collects what register_function registers.
@@ -141,7 +146,7 @@ func (st *state) buildFunctionEnv(l *lua.State) {
 	l.SetMetaTable(-2)
 	st.fn.env = l.ToValue(-1)
 	st.readonly[st.fn.env] = true
-	st.proxies[st.fn.env] = nil
+	st.buildVisibleMeta(l, fg, api)
 	l.PushLightUserData(st.proxyOf) // next and pairs iterate the globals
 	l.PushValue(-2)
 	l.PushValue(fg)
@@ -150,6 +155,23 @@ func (st *state) buildFunctionEnv(l *lua.State) {
 	l.SetField(fg, "_G")
 	l.SetTop(0)
 	st.libs = make(map[[20]byte]map[string]any)
+}
+
+// buildVisibleMeta makes what getmetatable(_G) returns in function code.
+func (st *state) buildVisibleMeta(l *lua.State, fg, api int) {
+	st.fn.views = make(map[any]any, 2)
+	for _, idx := range []int{fg, api} {
+		st.pushProxy(l, idx)
+		st.fn.views[l.ToValue(idx)] = l.ToValue(-1)
+		l.Pop(1)
+	}
+	l.NewTable()
+	l.PushLightUserData(st.fn.views[l.ToValue(fg)])
+	l.SetField(-2, "__index")
+	st.fn.visMeta = l.ToValue(-1)
+	st.pushProxy(l, -1)
+	st.proxies[st.fn.env] = l.ToValue(-1)
+	l.Pop(2)
 }
 
 // setErrorMetatable gives the table at idx Redis's nonexistent-global error.
@@ -168,7 +190,11 @@ func (st *state) setFunctionIndex(l *lua.State, v any) {
 	l.PushString("__index")
 	l.PushLightUserData(v)
 	l.RawSet(-3)
-	l.Pop(1)
+	l.PushLightUserData(st.fn.visMeta)
+	l.PushString("__index")
+	l.PushLightUserData(st.fn.views[v])
+	l.RawSet(-3)
+	l.Pop(2)
 }
 
 // LoadLibrary compiles and runs a FUNCTION LOAD payload as Redis 7.0 does

@@ -74,6 +74,8 @@ func TestFunctionsDifferential(t *testing.T) {
 		{code: "#!lua name=test\nx, y is 1"},
 		{code: "#!lua name=test\nx[1] is 1"},
 		{code: "#!lua name=test\nf() is 1"},
+		{code: "#!lua name=lib9\nredis.register_function('g', function() local g = getmetatable(_G) g.__index = {} end)\nredis.register_function('g2', function() return type(getmetatable(_G)) end)\nredis.register_function('d', function() return loadstring(string.dump(function() return 1 end))() end)\nredis.register_function('d2', function() return type(string.dump(function() return 1 end)) end)",
+			calls: []call{{name: "g"}, {name: "g2"}, {name: "d"}, {name: "d2"}}},
 		// Metadata lines are split as sdssplitargs does.
 		{code: "#!lua name=\"qlib\"\nredis.register_function('f', function() return 1 end)", calls: []call{{name: "f"}}},
 		{code: "#!lua name='slib'\nredis.register_function('f', function() return 1 end)"},
