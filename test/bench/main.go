@@ -11,7 +11,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -23,7 +22,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/luaproxy/luaproxy/internal/redistest"
 	"github.com/luaproxy/luaproxy/test/bench/internal/benchkit"
 )
 
@@ -82,44 +80,27 @@ type sample struct {
 }
 
 func runBench(o options) error {
-	benchBin, err := exec.LookPath("redis-benchmark")
-	if err != nil {
-		return errors.New("redis-benchmark not found in PATH: install it with `apt-get install -y redis-tools`")
-	}
-	root, err := benchkit.ModuleRoot()
+	ws, err := benchkit.NewWorkspace("luaproxy-bench-")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "luaproxy-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+	defer ws.Close()
+	benchBin, root, tmp := ws.Benchmark, ws.Root, ws.Tmp
 
 	fmt.Println("building luaproxy and the forwarder ...")
 	proxyBin := filepath.Join(tmp, "luaproxy")
 	fwdBin := filepath.Join(tmp, "forwarder")
 	for _, b := range [][2]string{{proxyBin, "./cmd/proxy"}, {fwdBin, "./test/bench/forwarder"}} {
-		cmd := exec.Command("go", "build", "-o", b[0], b[1])
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go build %s: %w", b[1], err)
+		if err := benchkit.Build(root, b[0], b[1]); err != nil {
+			return err
 		}
 	}
 
-	redisDir := filepath.Join(tmp, "redis")
-	if err := os.Mkdir(redisDir, 0o700); err != nil {
-		return err
-	}
-	redis, err := redistest.StartProcess(redisDir)
+	redis, redisPID, err := benchkit.StartRedis(tmp, "redis")
 	if err != nil {
 		return err
 	}
 	defer redis.Stop()
-	redisPID, err := benchkit.ServerPID(redis.Addr)
-	if err != nil {
-		return err
-	}
 
 	proxyAddr, err := benchkit.FreeAddr()
 	if err != nil {
@@ -201,36 +182,23 @@ func measure(bin string, t target, redisPID int, o options, pipeline int, test s
 	host, port, _ := net.SplitHostPort(t.addr)
 	args := []string{"-h", host, "-p", port, "-c", strconv.Itoa(o.clients), "-n", strconv.Itoa(o.n),
 		"-P", strconv.Itoa(pipeline), "-t", test, "--csv"}
-	redisBefore, err := benchkit.CPUTicks(redisPID)
-	if err != nil {
-		return sample{}, err
-	}
-	var proxyBefore int64
+	pids := []int{redisPID}
 	if t.pid != 0 {
-		if proxyBefore, err = benchkit.CPUTicks(t.pid); err != nil {
-			return sample{}, err
-		}
+		pids = append(pids, t.pid)
 	}
-	out, err := exec.Command(bin, args...).Output()
-	if err != nil {
-		return sample{}, fmt.Errorf("redis-benchmark %s: %w", strings.Join(args, " "), err)
-	}
-	redisAfter, err := benchkit.CPUTicks(redisPID)
-	if err != nil {
-		return sample{}, err
-	}
-	s := sample{Target: t.name, Pipeline: pipeline, Test: test}
-	if t.pid != 0 {
-		proxyAfter, err := benchkit.CPUTicks(t.pid)
+	r, cpu, err := benchkit.Measure(o.n, pids, func() ([]byte, error) {
+		out, err := exec.Command(bin, args...).Output()
 		if err != nil {
-			return sample{}, err
+			return nil, fmt.Errorf("redis-benchmark %s: %w", strings.Join(args, " "), err)
 		}
-		s.ProxyCPU = benchkit.USPerCall(proxyAfter-proxyBefore, o.n)
-	}
-	s.RedisCPU = benchkit.USPerCall(redisAfter-redisBefore, o.n)
-	r, err := benchkit.ParseCSV(out)
+		return out, nil
+	})
 	if err != nil {
-		return sample{}, fmt.Errorf("redis-benchmark output %q: %w", out, err)
+		return sample{}, err
+	}
+	s := sample{Target: t.name, Pipeline: pipeline, Test: test, RedisCPU: cpu[0]}
+	if t.pid != 0 {
+		s.ProxyCPU = cpu[1]
 	}
 	s.RPS, s.P50ms, s.P99ms = r.RPS, r.P50ms, r.P99ms
 	return s, nil

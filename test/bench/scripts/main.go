@@ -19,7 +19,6 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -133,19 +132,12 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	benchBin, err := exec.LookPath("redis-benchmark")
-	if err != nil {
-		return errors.New("redis-benchmark not found in PATH: install it with `apt-get install -y redis-tools`")
-	}
-	root, err := benchkit.ModuleRoot()
+	space, err := benchkit.NewWorkspace("luaproxy-bench-scripts-")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "luaproxy-bench-scripts-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+	defer space.Close()
+	benchBin, root, tmp := space.Benchmark, space.Root, space.Tmp
 
 	e, err := start(root, tmp, o)
 	if e != nil {
@@ -245,24 +237,16 @@ func start(root, tmp string, o options) (*env, error) {
 	}
 	fmt.Println("building", len(builds), "binaries ...")
 	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-o", b[0], b[1])
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return e, fmt.Errorf("go build %s: %w", b[1], err)
+		if err := benchkit.Build(root, b[0], b[1]); err != nil {
+			return e, err
 		}
 	}
 
 	startRedis := func(name string, extra ...string) (*redistest.Server, int, error) {
-		dir := filepath.Join(tmp, name)
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			return nil, 0, err
+		s, pid, err := benchkit.StartRedis(tmp, name, extra...)
+		if err == nil {
+			e.cleanup = append(e.cleanup, s.Stop)
 		}
-		s, err := redistest.StartProcess(dir, extra...)
-		if err != nil {
-			return nil, 0, err
-		}
-		e.cleanup = append(e.cleanup, s.Stop)
-		pid, err := benchkit.ServerPID(s.Addr)
 		return s, pid, err
 	}
 	nat, natPID, err := startRedis("native")
@@ -383,18 +367,16 @@ func measure(bin string, t target, w workload, sha string, n, clients int) (samp
 	if err != nil {
 		return sample{}, err
 	}
-	before, err := cpuTicksOf(pids)
-	if err != nil {
-		return sample{}, err
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return sample{}, fmt.Errorf("redis-benchmark %s against %s: %w: %s%s", w.Name, t.name, err, out, stderr.Bytes())
-	}
-	after, err := cpuTicksOf(pids)
+	r, cpu, err := benchkit.Measure(n, pids, func() ([]byte, error) {
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("redis-benchmark %s against %s: %w: %s%s", w.Name, t.name, err, out, stderr.Bytes())
+		}
+		return out, nil
+	})
 	if err != nil {
 		return sample{}, err
 	}
@@ -402,30 +384,12 @@ func measure(bin string, t target, w workload, sha string, n, clients int) (samp
 	if err != nil {
 		return sample{}, err
 	}
-	s := sample{Workload: w.Name, Target: t.name, Calls: n}
-	s.RedisCPU = benchkit.USPerCall(after[0]-before[0], n)
+	s := sample{Workload: w.Name, Target: t.name, Calls: n, RPS: r.RPS, P50ms: r.P50ms, P99ms: r.P99ms, RedisCPU: cpu[0]}
 	if t.frontPID != 0 {
-		s.FrontCPU = benchkit.USPerCall(after[1]-before[1], n)
+		s.FrontCPU = cpu[1]
 	}
 	s.RedisCmds = benchkit.PerCall(statsBefore, statsAfter, n)
-	r, err := benchkit.ParseCSV(out)
-	if err != nil {
-		return sample{}, fmt.Errorf("redis-benchmark output %q: %w", out, err)
-	}
-	s.RPS, s.P50ms, s.P99ms = r.RPS, r.P50ms, r.P99ms
 	return s, nil
-}
-
-// cpuTicksOf returns the CPU ticks of each process.
-func cpuTicksOf(pids []int) ([]int64, error) {
-	ticks := make([]int64, len(pids))
-	for i, pid := range pids {
-		var err error
-		if ticks[i], err = benchkit.CPUTicks(pid); err != nil {
-			return nil, err
-		}
-	}
-	return ticks, nil
 }
 
 // profile captures a CPU profile of luaproxy from its pprof endpoint while

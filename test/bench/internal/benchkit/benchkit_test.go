@@ -2,6 +2,7 @@ package benchkit
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/luaproxy/luaproxy/internal/redistest"
 )
 
 func TestParseCSV(t *testing.T) {
@@ -78,6 +77,61 @@ func TestCPUTicks(t *testing.T) {
 	}
 }
 
+func TestMeasure(t *testing.T) {
+	csv := "\"test\",\"rps\",\"p50_latency_ms\",\"p99_latency_ms\"\n\"GET\",\"1000\",\"0.5\",\"0.9\"\n"
+	pids := []int{os.Getpid(), os.Getpid()}
+	r, cpu, err := Measure(100, pids, func() ([]byte, error) { return []byte(csv), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != (Result{RPS: 1000, P50ms: 0.5, P99ms: 0.9}) || len(cpu) != 2 || cpu[0] < 0 {
+		t.Errorf("Measure = %+v, %v", r, cpu)
+	}
+	runErr := errors.New("run failed")
+	if _, _, err := Measure(1, pids, func() ([]byte, error) { return nil, runErr }); err != runErr {
+		t.Errorf("Measure error %v, want %v", err, runErr)
+	}
+	if _, _, err := Measure(1, pids, func() ([]byte, error) { return []byte("x"), nil }); err == nil || !strings.Contains(err.Error(), "redis-benchmark output") {
+		t.Errorf("Measure error %v for bad output", err)
+	}
+	if _, _, err := Measure(1, []int{-1}, func() ([]byte, error) { return []byte(csv), nil }); err == nil {
+		t.Error("Measure: no error for pid -1")
+	}
+}
+
+func TestBuild(t *testing.T) {
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "forwarder")
+	if err := Build(root, out, "./test/bench/forwarder"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Error(err)
+	}
+	if err := Build(root, out, "./no/such/package"); err == nil || !strings.Contains(err.Error(), "go build ./no/such/package") {
+		t.Errorf("Build error %v", err)
+	}
+	if _, err := exec.LookPath("redis-benchmark"); err != nil {
+		t.Skip(err)
+	}
+	ws, err := NewWorkspace("benchkit-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.Root != root || ws.Benchmark == "" {
+		t.Errorf("workspace %+v", ws)
+	}
+	if err := ws.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(ws.Tmp); !os.IsNotExist(err) {
+		t.Errorf("scratch directory left: %v", err)
+	}
+}
+
 func TestMedianRatio(t *testing.T) {
 	tests := []struct {
 		v    []float64
@@ -129,13 +183,20 @@ func TestAppendCommand(t *testing.T) {
 
 // TestRedis checks the raw RESP helpers against a real redis-server.
 func TestRedis(t *testing.T) {
-	s := redistest.Start(t)
+	dir := t.TempDir()
+	s, pid, err := StartRedis(dir, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
 	if err := WaitPing(s.Addr, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	pid, err := ServerPID(s.Addr)
-	if err != nil || pid <= 0 {
-		t.Fatalf("ServerPID = %d, %v", pid, err)
+	if got, err := ServerPID(s.Addr); err != nil || got != pid || pid <= 0 {
+		t.Fatalf("ServerPID = %d, %v; StartRedis said %d", got, err, pid)
+	}
+	if _, _, err := StartRedis(dir, "r"); err == nil {
+		t.Error("StartRedis: no error for a directory that exists")
 	}
 	if _, err := CPUTicks(pid); err != nil {
 		t.Error(err)

@@ -111,3 +111,90 @@ func StopChild(cmd *exec.Cmd) {
 		<-done
 	}
 }
+
+// Measure runs redis-benchmark through run, which returns its --csv
+// output, and charges the CPU time each process of pids used meanwhile to
+// the calls it made: cpu[i] is pids[i]'s microseconds per call. An error
+// from run is returned as it is.
+func Measure(calls int, pids []int, run func() ([]byte, error)) (r Result, cpu []float64, err error) {
+	before, err := cpuTicksOf(pids)
+	if err != nil {
+		return r, nil, err
+	}
+	out, err := run()
+	if err != nil {
+		return r, nil, err
+	}
+	after, err := cpuTicksOf(pids)
+	if err != nil {
+		return r, nil, err
+	}
+	if r, err = ParseCSV(out); err != nil {
+		return r, nil, fmt.Errorf("redis-benchmark output %q: %w", out, err)
+	}
+	cpu = make([]float64, len(pids))
+	for i := range pids {
+		cpu[i] = USPerCall(after[i]-before[i], calls)
+	}
+	return r, cpu, nil
+}
+
+func cpuTicksOf(pids []int) ([]int64, error) {
+	ticks := make([]int64, len(pids))
+	for i, pid := range pids {
+		var err error
+		if ticks[i], err = CPUTicks(pid); err != nil {
+			return nil, err
+		}
+	}
+	return ticks, nil
+}
+
+// LookBenchmark returns the path of redis-benchmark, or an error that says
+// how to install it.
+func LookBenchmark() (string, error) {
+	bin, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		return "", errors.New("redis-benchmark not found in PATH: install it with `apt-get install -y redis-tools`")
+	}
+	return bin, nil
+}
+
+// Build runs `go build -o out pkg` in the module at root, its output
+// passed through.
+func Build(root, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	return nil
+}
+
+// Workspace is what every benchmark run starts from.
+type Workspace struct {
+	Benchmark string // path of redis-benchmark
+	Root      string // the luaproxy module, from ModuleRoot
+	Tmp       string // a new scratch directory for binaries and servers
+}
+
+// NewWorkspace finds redis-benchmark and the module root and makes a
+// scratch directory named after prefix. Close removes it.
+func NewWorkspace(prefix string) (*Workspace, error) {
+	bin, err := LookBenchmark()
+	if err != nil {
+		return nil, err
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &Workspace{Benchmark: bin, Root: root, Tmp: tmp}, nil
+}
+
+// Close removes the scratch directory.
+func (w *Workspace) Close() error { return os.RemoveAll(w.Tmp) }

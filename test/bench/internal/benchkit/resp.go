@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -163,4 +165,24 @@ func PerCall(before, after map[string]int64, calls int) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// StartRedis starts a redis-server with extra arguments in the new
+// directory dir/name and returns it with its process id. The caller stops
+// it.
+func StartRedis(dir, name string, extra ...string) (*redistest.Server, int, error) {
+	d := filepath.Join(dir, name)
+	if err := os.Mkdir(d, 0o700); err != nil {
+		return nil, 0, err
+	}
+	s, err := redistest.StartProcess(d, extra...)
+	if err != nil {
+		return nil, 0, err
+	}
+	pid, err := ServerPID(s.Addr)
+	if err != nil {
+		s.Stop()
+		return nil, 0, err
+	}
+	return s, pid, nil
 }
