@@ -150,6 +150,9 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 		}
 		return 1
 	}
+	if alpha := sortConstantBy(argv); alpha != nil && st.isSet(argv[1]) {
+		argv = alpha
+	}
 	reply, err := st.req.Caller.Call(argv, st.resp)
 	l.SetTop(0)
 	st.lim.Tick(l)
@@ -403,6 +406,61 @@ func unblock(argv [][]byte) (out [][]byte, errReply string) {
 		}
 	}
 	return argv, ""
+}
+
+// sortConstantBy returns the form SORT and SORT_RO take inside a script
+// when they sort a set BY a constant pattern (no '*') and store nothing:
+// Redis then sorts the members alphabetically rather than returning them
+// in the set's internal order (sortCommandGeneric, CLIENT_SCRIPT), so the
+// BY options are dropped and ALPHA added. It returns nil when the command
+// is not such a SORT, or is malformed (the upstream then answers it as it
+// is). Whether the key holds a set is for the caller to check.
+func sortConstantBy(argv [][]byte) [][]byte {
+	if len(argv) < 3 {
+		return nil
+	}
+	name := string(lowerInto(nil, argv[0]))
+	if name != "sort" && name != "sort_ro" {
+		return nil
+	}
+	constant := false
+	drop := make([]bool, len(argv))
+	for j := 2; j < len(argv); j++ {
+		left := len(argv) - j - 1
+		switch opt := string(lowerInto(nil, argv[j])); {
+		case opt == "asc" || opt == "desc" || opt == "alpha":
+		case opt == "limit" && left >= 2:
+			j += 2
+		case opt == "store" && name == "sort" && left >= 1:
+			return nil // the upstream sorts a stored set itself
+		case opt == "by" && left >= 1:
+			if bytes.IndexByte(argv[j+1], '*') < 0 {
+				constant = true
+			}
+			drop[j], drop[j+1] = true, true
+			j++
+		case opt == "get" && left >= 1:
+			j++
+		default:
+			return nil
+		}
+	}
+	if !constant {
+		return nil
+	}
+	out := make([][]byte, 0, len(argv)+1)
+	for i, a := range argv {
+		if !drop[i] {
+			out = append(out, a)
+		}
+	}
+	return append(out, []byte("ALPHA"))
+}
+
+// isSet reports whether key holds a set, asking the upstream with TYPE.
+func (st *state) isSet(key []byte) bool {
+	reply, err := st.req.Caller.Call([][]byte{[]byte("TYPE"), key}, 2)
+	return err == nil && string(reply) == "+set\r\n"
 }
 
 // checkTimeout validates a blocking command's timeout in seconds as
