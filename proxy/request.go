@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"math"
+
+	"github.com/luaproxy/luaproxy/internal/sdsargs"
 )
 
 // Limits of Redis 7.0's request reader (server.h, networking.c). The proxy
@@ -200,119 +202,17 @@ func (p *requestParser) parseInline(buf []byte) (request, bool, string) {
 	return request{argv: argv, n: nl + 1, inline: true, empty: len(argv) == 0}, true, ""
 }
 
-// isSpace is C's isspace in the C locale.
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
-}
-
-func isHexDigit(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func hexDigit(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
-}
-
 // splitArgs splits an inline request line by the rules of Redis's
 // sdssplitargs: blanks separate arguments, "double quotes" understand \n \r
 // \t \b \a and \xHH escapes, 'single quotes' only \', and a closing quote
 // must be followed by a blank or the end of the line. It returns false for
 // unbalanced quotes. The line never contains NUL (strchr stops there).
+// The rules live in package sdsargs, shared with luavm's shebang parser.
 func (p *requestParser) splitArgs(line []byte) ([][]byte, bool) {
-	sc := p.scratch[:0]
-	offs := p.offs[:0]
-	at := func(i int) byte {
-		if i < len(line) {
-			return line[i]
-		}
-		return 0
-	}
-	i := 0
-	for {
-		for i < len(line) && isSpace(line[i]) {
-			i++
-		}
-		if i >= len(line) {
-			break
-		}
-		inq, insq, done := false, false, false
-		for !done {
-			c := at(i)
-			switch {
-			case inq:
-				switch {
-				case c == '\\' && at(i+1) == 'x' && isHexDigit(at(i+2)) && isHexDigit(at(i+3)):
-					sc = append(sc, hexDigit(at(i+2))*16+hexDigit(at(i+3)))
-					i += 3
-				case c == '\\' && at(i+1) != 0:
-					i++
-					e := line[i]
-					switch e {
-					case 'n':
-						e = '\n'
-					case 'r':
-						e = '\r'
-					case 't':
-						e = '\t'
-					case 'b':
-						e = '\b'
-					case 'a':
-						e = '\a'
-					}
-					sc = append(sc, e)
-				case c == '"':
-					if n := at(i + 1); n != 0 && !isSpace(n) {
-						p.scratch, p.offs = sc, offs
-						return nil, false
-					}
-					done = true
-				case c == 0:
-					p.scratch, p.offs = sc, offs
-					return nil, false
-				default:
-					sc = append(sc, c)
-				}
-			case insq:
-				switch {
-				case c == '\\' && at(i+1) == '\'':
-					i++
-					sc = append(sc, '\'')
-				case c == '\'':
-					if n := at(i + 1); n != 0 && !isSpace(n) {
-						p.scratch, p.offs = sc, offs
-						return nil, false
-					}
-					done = true
-				case c == 0:
-					p.scratch, p.offs = sc, offs
-					return nil, false
-				default:
-					sc = append(sc, c)
-				}
-			default:
-				switch c {
-				case ' ', '\n', '\r', '\t', 0:
-					done = true
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					sc = append(sc, c)
-				}
-			}
-			if c != 0 {
-				i++
-			}
-		}
-		offs = append(offs, len(sc))
+	sc, offs, ok := sdsargs.Split(line, p.scratch[:0], p.offs[:0])
+	p.scratch, p.offs = sc, offs
+	if !ok {
+		return nil, false
 	}
 	argv := p.argv[:0]
 	start := 0
@@ -320,7 +220,7 @@ func (p *requestParser) splitArgs(line []byte) ([][]byte, bool) {
 		argv = append(argv, sc[start:end:end])
 		start = end
 	}
-	p.scratch, p.offs, p.argv = sc, offs, argv
+	p.argv = argv
 	return argv, true
 }
 
