@@ -363,6 +363,25 @@ func (vm *VM) AppendRun(dst []byte, ctx context.Context, s *Script, req Request)
 	return st.run(dst, ctx, s, &req)
 }
 
+// Compile compiles s without running it, as Redis's SCRIPT LOAD does, and
+// returns nil or the error reply EVAL would give for the same body. The
+// compiled chunk stays cached in the state that compiled it.
+func (vm *VM) Compile(s *Script) (errReply []byte) {
+	st, err := vm.get(context.Background())
+	if err != nil {
+		return appendError(nil, "ERR luaproxy: no Lua state available: "+err.Error())
+	}
+	defer vm.put(st)
+	if _, ok := st.scripts[s.sum]; ok {
+		return nil
+	}
+	defer st.guard(&errReply, nil)
+	if c, ok := st.compile(s); !ok {
+		return appendError(nil, c.err)
+	}
+	return nil
+}
+
 var errBadVersion = errors.New("luavm: RedisVersion must look like 7.0.15")
 
 // versionNumber packs "major.minor.patch" as Redis's REDIS_VERSION_NUM.

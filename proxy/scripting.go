@@ -340,14 +340,6 @@ func isCompileError(reply []byte) bool {
 	return false
 }
 
-// scriptCompiler is what SCRIPT LOAD needs from luavm to refuse a script
-// that does not compile, as Redis does: compile without running, returning
-// nil or the error reply. luavm.VM does not offer it yet; until it does,
-// SCRIPT LOAD accepts any script and the error shows at EVALSHA.
-type scriptCompiler interface {
-	Compile(s *luavm.Script) []byte
-}
-
 // SCRIPT subcommands and their arity, from Redis 7.0's command table.
 var scriptArity = map[string]int{
 	"HELP": 2, "FLUSH": -2, "EXISTS": -3, "LOAD": 3, "KILL": 2, "DEBUG": 3,
@@ -414,10 +406,8 @@ func (h *Scripting) script(ctx context.Context, sess *Session, argv [][]byte) []
 // load is SCRIPT LOAD.
 func (h *Scripting) load(ctx context.Context, body []byte) []byte {
 	e, _ := h.cache.forBody(body)
-	if c, ok := any(h.vm).(scriptCompiler); ok {
-		if errReply := c.Compile(e.script); errReply != nil {
-			return errReply
-		}
+	if errReply := h.vm.Compile(e.script); errReply != nil {
+		return errReply
 	}
 	e = h.cache.add(e, true)
 	sha := e.script.SHA()
