@@ -73,13 +73,18 @@ func runUntil(args []string, getenv func(string) string, stdout, stderr io.Write
 			return exitOK
 		}
 	}
-	cfg, err := config.Load(args, getenv)
+	if len(args) > 0 {
+		switch args[0] {
+		case "check-config":
+			return checkConfig(args[1:], getenv, stdout, stderr)
+		case "lint-functions":
+			return lintFunctions(args[1:], stdout, stderr)
+		}
+	}
+	cfg, err := loadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(stdout)
 		return exitOK
-	}
-	if err == nil {
-		err = cfg.Validate()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "luaproxy: %v\n", err)
@@ -92,6 +97,19 @@ func runUntil(args []string, getenv func(string) string, stdout, stderr io.Write
 		return exitError
 	}
 	return exitOK
+}
+
+// loadConfig reads the settings from args and getenv and validates them:
+// everything the server checks before it opens anything.
+func loadConfig(args []string, getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(args, getenv)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
 }
 
 // serve runs the proxy and the admin server until stop delivers, then
