@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/luaproxy/luaproxy/internal/redistest"
+)
+
+// dashboardFile is the Grafana dashboard shipped for luaproxy.
+const dashboardFile = "../../deploy/grafana/luaproxy.json"
+
+// TestDashboardMetricsExist checks that every query of the Grafana
+// dashboard names only series that luaproxy's /metrics serves after a
+// workload touching every metric: scripts, functions (one that fails, one
+// not loaded) and pass-through.
+func TestDashboardMetricsExist(t *testing.T) {
+	exprs := dashboardQueries(t, dashboardFile)
+	if len(exprs) == 0 {
+		t.Fatal("the dashboard has no queries")
+	}
+	served := servedSeries(t)
+
+	used := map[string]bool{}
+	for _, e := range exprs {
+		names := promqlMetricNames(e)
+		if len(names) == 0 {
+			t.Errorf("query names no metric: %s", e)
+		}
+		for _, n := range names {
+			used[n] = true
+			if !served[n] {
+				t.Errorf("query uses %s, which /metrics does not serve: %s", n, e)
+			}
+		}
+	}
+	var unused []string
+	for n := range served {
+		if strings.HasPrefix(n, "luaproxy_") && !used[n] {
+			unused = append(unused, n)
+		}
+	}
+	sort.Strings(unused)
+	t.Logf("%d queries, %d series names; luaproxy series not on the dashboard: %v", len(exprs), len(used), unused)
+}
+
+// grafanaDashboard is the part of Grafana's dashboard JSON with queries.
+type grafanaDashboard struct {
+	Title      string         `json:"title"`
+	UID        string         `json:"uid"`
+	Panels     []grafanaPanel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name  string          `json:"name"`
+			Type  string          `json:"type"`
+			Query json.RawMessage `json:"query"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+type grafanaPanel struct {
+	Title   string         `json:"title"`
+	Type    string         `json:"type"`
+	Panels  []grafanaPanel `json:"panels"` // of a collapsed row
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+}
+
+// dashboardQueries parses the dashboard and returns the PromQL of every
+// panel target and query variable.
+func dashboardQueries(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d grafanaDashboard
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if d.Title == "" || d.UID == "" {
+		t.Errorf("dashboard lacks a title or uid")
+	}
+	var exprs []string
+	var walk func([]grafanaPanel)
+	walk = func(ps []grafanaPanel) {
+		for _, p := range ps {
+			if p.Type != "row" && len(p.Targets) == 0 {
+				t.Errorf("panel %q has no query", p.Title)
+			}
+			for _, tg := range p.Targets {
+				exprs = append(exprs, tg.Expr)
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		var q struct {
+			Query string `json:"query"`
+		}
+		if err := json.Unmarshal(v.Query, &q); err != nil {
+			t.Fatalf("variable %s: %v", v.Name, err)
+		}
+		// label_values(metric, label): the metric must exist.
+		if m := regexp.MustCompile(`^label_values\((\w+),\s*\w+\)$`).FindStringSubmatch(q.Query); m != nil {
+			exprs = append(exprs, m[1])
+		} else {
+			exprs = append(exprs, q.Query)
+		}
+	}
+	return exprs
+}
+
+var (
+	promqlStrings  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	promqlMatchers = regexp.MustCompile(`\{[^}]*\}`)
+	promqlRanges   = regexp.MustCompile(`\[[^\]]*\]`)
+	promqlNumbers  = regexp.MustCompile(`\b\d[\w.]*`) // numbers and durations (5m)
+	promqlGrouping = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
+	promqlIdent    = regexp.MustCompile(`[A-Za-z_:][A-Za-z0-9_:]*(\s*\()?`)
+)
+
+// promqlKeywords are the PromQL words that are not metric names when no
+// parenthesis follows them.
+var promqlKeywords = map[string]bool{"and": true, "or": true, "unless": true, "bool": true, "offset": true, "inf": true, "nan": true}
+
+// promqlMetricNames returns the metric names a PromQL expression selects:
+// the identifiers left once strings, label matchers, range selectors and
+// grouping clauses and numbers are removed, other than function calls and keywords.
+func promqlMetricNames(expr string) []string {
+	s := promqlStrings.ReplaceAllString(expr, `""`)
+	s = promqlMatchers.ReplaceAllString(s, " ")
+	s = promqlRanges.ReplaceAllString(s, " ")
+	s = promqlGrouping.ReplaceAllString(s, " ")
+	s = promqlNumbers.ReplaceAllString(s, " ")
+	var names []string
+	for _, m := range promqlIdent.FindAllStringSubmatch(s, -1) {
+		if m[1] != "" || promqlKeywords[strings.ToLower(m[0])] {
+			continue // a function call or a keyword
+		}
+		names = append(names, m[0])
+	}
+	return names
+}
+
+func TestPromqlMetricNames(t *testing.T) {
+	tests := []struct {
+		expr string
+		want string
+	}{
+		{`up`, "up"},
+		{`sum by (route) (rate(luaproxy_commands_total{instance=~"$instance", route="x{y}"}[$__rate_interval]))`, "luaproxy_commands_total"},
+		{`histogram_quantile(0.99, sum by (le, function) (rate(a_bucket[5m])))`, "a_bucket"},
+		{`sum(rate(a[1m])) / sum(rate(b[1m])) and on (instance) c offset 5m`, "a b c"},
+		{`topk(10, x)`, "x"},
+		{`1 + 2`, ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(promqlMetricNames(tt.expr), " "); got != tt.want {
+			t.Errorf("promqlMetricNames(%q) = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}
+
+// servedSeries runs luaproxy against a real Redis, runs a workload that
+// gives every labelled metric a series, and returns the sample names of
+// its /metrics (histograms as their _bucket, _sum and _count series).
+func servedSeries(t *testing.T) map[string]bool {
+	t.Helper()
+	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", "redis://" + up.Addr}
+	var out, errw syncBuffer
+	stop := make(chan os.Signal, 1)
+	started := make(chan listening, 1)
+	done := make(chan int, 1)
+	go func() { done <- runUntil(args, noEnv, &out, &errw, stop, started) }()
+	var at listening
+	select {
+	case at = <-started:
+	case code := <-done:
+		t.Fatalf("exited with %d before starting: %s", code, errw.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not start")
+	}
+	defer func() {
+		stop <- syscall.SIGTERM
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d: %s", code, errw.String())
+		}
+	}()
+
+	c := redistest.Dial(t, at.Listen.String())
+	lib := "#!lua name=dash\n" +
+		"redis.register_function('ok', function() return redis.call('SET', 'k', 'v') end)\n" +
+		"redis.register_function('fail', function() return redis.error_reply('ERR no') end)\n"
+	for _, cmd := range [][]string{
+		{"SET", "a", "1"},
+		{"EVAL", "return redis.call('GET', KEYS[1])", "1", "a"},
+		{"EVAL", "return redis.error_reply('ERR boom')", "0"},
+		{"FUNCTION", "LOAD", lib},
+		{"FCALL", "ok", "0"},
+		{"FCALL", "fail", "0"},
+		{"FCALL", "missing", "0"},
+	} {
+		if _, err := c.Do(cmd...); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+
+	resp, err := http.Get("http://" + at.Admin.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	served := map[string]bool{}
+	sample := regexp.MustCompile(`^([A-Za-z_:][A-Za-z0-9_:]*)[{ ]`)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if m := sample.FindStringSubmatch(sc.Text()); m != nil {
+			served[m[1]] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return served
+}
