@@ -9,6 +9,13 @@ import (
 	"github.com/luaproxy/luaproxy/config"
 )
 
+// subcommandsUsage ends `luaproxy --help`.
+const subcommandsUsage = `
+Other commands:
+  luaproxy check-config [settings...]  validate the settings as the server would, print "config ok" and exit
+  luaproxy lint-functions DIR          load every DIR/*.lua function library in a scratch Lua VM and report errors
+`
+
 // checkConfig is `luaproxy check-config [settings...]`: it loads and
 // validates the settings exactly as the server does before it starts, and
 // opens nothing on the network, so that a deployment pipeline can reject a

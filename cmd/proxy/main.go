@@ -84,6 +84,7 @@ func runUntil(args []string, getenv func(string) string, stdout, stderr io.Write
 	cfg, err := loadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(stdout)
+		fmt.Fprint(stdout, subcommandsUsage)
 		return exitOK
 	}
 	if err != nil {

@@ -51,7 +51,8 @@ func TestHelp(t *testing.T) {
 	if code := run([]string{"--help"}, noEnv, &out, &errw); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(out.String(), "--upstream") || !strings.Contains(out.String(), "LUAPROXY_UPSTREAM") {
+	if !strings.Contains(out.String(), "--upstream") || !strings.Contains(out.String(), "LUAPROXY_UPSTREAM") ||
+		!strings.Contains(out.String(), "lint-functions DIR") {
 		t.Errorf("help lacks --upstream:\n%s", out.String())
 	}
 }
