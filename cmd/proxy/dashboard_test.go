@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/luaproxy/luaproxy/internal/redistest"
 )
@@ -183,19 +182,7 @@ func servedSeries(t *testing.T) map[string]bool {
 	t.Helper()
 	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
 	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", "redis://" + up.Addr}
-	var out, errw syncBuffer
-	stop := make(chan os.Signal, 1)
-	started := make(chan listening, 1)
-	done := make(chan int, 1)
-	go func() { done <- runUntil(args, noEnv, &out, &errw, stop, started) }()
-	var at listening
-	select {
-	case at = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d before starting: %s", code, errw.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("did not start")
-	}
+	at, errw, stop, done := startRun(t, args)
 	defer func() {
 		stop <- syscall.SIGTERM
 		if code := <-done; code != 0 {

@@ -92,6 +92,25 @@ func TestListenFailure(t *testing.T) {
 	}
 }
 
+// startRun runs the binary's logic with args in the background, as main
+// would, and waits until it listens. Send to stop to end it; done gets its
+// exit code.
+func startRun(t *testing.T, args []string) (at listening, errw *syncBuffer, stop chan os.Signal, done chan int) {
+	t.Helper()
+	errw = new(syncBuffer)
+	stop, done = make(chan os.Signal, 1), make(chan int, 1)
+	started := make(chan listening, 1)
+	go func() { done <- runUntil(args, noEnv, io.Discard, errw, stop, started) }()
+	select {
+	case at = <-started:
+	case code := <-done:
+		t.Fatalf("exited with %d before starting: %s", code, errw.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not start")
+	}
+	return at, errw, stop, done
+}
+
 // TestStartStop runs the whole binary's logic against a real Redis: it
 // serves a PING, the admin endpoints and pprof, and stops cleanly on a
 // signal.
@@ -101,20 +120,7 @@ func TestStartStop(t *testing.T) {
 		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--upstream", "redis://" + up.Addr, "--pprof", "--drain-timeout", "5s",
 	}
-	var out, errw syncBuffer
-	stop := make(chan os.Signal, 1)
-	started := make(chan listening, 1)
-	done := make(chan int, 1)
-	go func() { done <- runUntil(args, noEnv, &out, &errw, stop, started) }()
-
-	var at listening
-	select {
-	case at = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d before starting: %s", code, errw.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("did not start")
-	}
+	at, errw, stop, done := startRun(t, args)
 
 	c := redistest.Dial(t, at.Listen.String())
 	if got := c.MustDo(t, "PING"); string(got) != "+PONG\r\n" {
@@ -153,17 +159,7 @@ func TestStartStop(t *testing.T) {
 func TestNoPprofByDefault(t *testing.T) {
 	up := redistest.Start(t)
 	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", "redis://:secret@" + up.Addr, "--log-format", "console"}
-	var out, errw syncBuffer
-	stop := make(chan os.Signal, 1)
-	started := make(chan listening, 1)
-	done := make(chan int, 1)
-	go func() { done <- runUntil(args, noEnv, &out, &errw, stop, started) }()
-	var at listening
-	select {
-	case at = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d before starting: %s", code, errw.String())
-	}
+	at, errw, stop, done := startRun(t, args)
 	resp, err := http.Get("http://" + at.Admin.String() + "/debug/pprof/cmdline")
 	if err != nil {
 		t.Fatal(err)
@@ -189,17 +185,7 @@ func TestNoPprofByDefault(t *testing.T) {
 func TestSecondSignal(t *testing.T) {
 	up := redistest.Start(t)
 	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "", "--upstream", "redis://" + up.Addr, "--drain-timeout", "1m"}
-	var out, errw syncBuffer
-	stop := make(chan os.Signal, 1)
-	started := make(chan listening, 1)
-	done := make(chan int, 1)
-	go func() { done <- runUntil(args, noEnv, &out, &errw, stop, started) }()
-	var at listening
-	select {
-	case at = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d before starting: %s", code, errw.String())
-	}
+	at, errw, stop, done := startRun(t, args)
 	c := redistest.Dial(t, at.Listen.String())
 	_ = c.Send("BLPOP", "nope", "0")
 	_ = c.Flush()
