@@ -3,6 +3,8 @@ package luavm
 import (
 	"context"
 	"crypto/sha1"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -499,4 +501,18 @@ func (st *state) fcall(dst []byte, ctx context.Context, fn any, name string, req
 		}
 	}
 	return st.call(dst, 2)
+}
+
+// errorLineRE finds the line a library load error names.
+var errorLineRE = regexp.MustCompile(`user_function:(\d+):`)
+
+// ErrorLine returns the line of a library's code that a LoadLibrary error
+// names ("user_function:3: ..."), for reports by file and line.
+func ErrorLine(msg string) (line int, ok bool) {
+	m := errorLineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
 }

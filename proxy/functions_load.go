@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +40,7 @@ func (f *Functions) LoadDir(ctx context.Context, dir string) (loaded, failed int
 		}
 		if msg := f.loadFile(ctx, code); msg != "" {
 			fields := []zap.Field{zap.String("file", path), zap.String("error", msg)}
-			if line, ok := errorLine(msg); ok {
+			if line, ok := luavm.ErrorLine(msg); ok {
 				fields = append(fields, zap.Int("line", line))
 			}
 			f.log.Error("function library not loaded", fields...)
@@ -72,19 +70,6 @@ func (f *Functions) loadFile(ctx context.Context, code []byte) string {
 		return ""
 	}
 	return strings.TrimPrefix(strings.TrimSpace(string(errReply)), "-ERR ")
-}
-
-// errorLineRE finds the line number in luavm's compile and load errors
-// ("user_function:3: ...").
-var errorLineRE = regexp.MustCompile(`user_function:(\d+):`)
-
-func errorLine(msg string) (int, bool) {
-	m := errorLineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(m[1])
-	return n, err == nil
 }
 
 // ImportDump adds the libraries of a FUNCTION DUMP payload, such as one

@@ -5,9 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/luaproxy/luaproxy/luavm"
@@ -87,7 +85,7 @@ func lintDir(dir string) (problems []lintProblem, ok int, err error) {
 		lib, reply := vm.LoadLibrary(code)
 		if reply != nil {
 			msg := strings.TrimPrefix(strings.TrimSpace(string(reply)), "-ERR ")
-			problems = append(problems, lintProblem{File: path, Line: luaErrorLine(msg), Msg: msg})
+			problems = append(problems, lintProblem{File: path, Line: errorLineOrZero(msg), Msg: msg})
 			continue
 		}
 		if prev, dup := libFile[lib.Name]; dup {
@@ -119,16 +117,8 @@ func functionClash(lib *luavm.Library, fnLib map[string]string) string {
 	return ""
 }
 
-// luaErrorLineRE finds the line in luavm's compile and load errors, which
-// name the library's code "user_function" as Redis does.
-var luaErrorLineRE = regexp.MustCompile(`user_function:(\d+):`)
-
-// luaErrorLine returns the line number a Lua error message names, or 0.
-func luaErrorLine(msg string) int {
-	m := luaErrorLineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
+// errorLineOrZero is luavm.ErrorLine with 0 for a message that names no line.
+func errorLineOrZero(msg string) int {
+	n, _ := luavm.ErrorLine(msg)
 	return n
 }
