@@ -80,6 +80,33 @@ type Config struct {
 	// libraries (FUNCTION DUMP) into luaproxy at start: the way off a Redis
 	// that ran them itself.
 	ImportFunctionsFromUpstream bool `yaml:"import-functions-from-upstream"`
+	// ScriptUpstreamConns is how many shared upstream connections carry
+	// scripts' redis.call traffic, pipelined across scripts; 0 sends each
+	// script's calls on its client's own upstream connection.
+	ScriptUpstreamConns int `yaml:"script-upstream-conns"`
+
+	// LockShards is how many shards the lock manager has: keys map to
+	// them as Redis Cluster maps keys to hash slots (CRC16, {hashtags}).
+	LockShards int `yaml:"lock-shards"`
+	// BusyReplyThreshold is Redis's busy-reply-threshold: once a script has
+	// run this long, commands that need its shards get -BUSY instead of
+	// waiting, and SCRIPT KILL or FUNCTION KILL may stop it.
+	BusyReplyThreshold time.Duration `yaml:"busy-reply-threshold"`
+	// GlobalLockScripts lists script SHAs and function names that touch
+	// keys they do not declare: they lock the whole keyspace from the
+	// start instead of learning it on their first run.
+	GlobalLockScripts []string `yaml:"global-lock-scripts"`
+	// SlowScriptThreshold logs every script or function call that runs
+	// longer; 0 logs none.
+	SlowScriptThreshold time.Duration `yaml:"slow-script-threshold"`
+
+	// LeaseKey, if set, turns on active/standby mode: only the luaproxy
+	// holding this key in the upstream serves clients; the others are
+	// not ready and take over when the lease expires.
+	LeaseKey string `yaml:"lease-key"`
+	// LeaseTTL is how long a lease lasts without renewal; the holder
+	// renews it every third of that and stops serving before it expires.
+	LeaseTTL time.Duration `yaml:"lease-ttl"`
 
 	// origins records where each non-default setting came from, for
 	// error messages. It is a pointer so that Config stays comparable.
@@ -101,6 +128,11 @@ func Default() Config {
 		LuaMemoryLimit:      256 << 20,
 		ScriptCacheSize:     500,
 		RegistryDB:          15,
+		ScriptUpstreamConns: 0,
+		LockShards:          16384,
+		BusyReplyThreshold:  5 * time.Second,
+		SlowScriptThreshold: 100 * time.Millisecond,
+		LeaseTTL:            10 * time.Second,
 	}
 }
 

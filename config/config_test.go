@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,13 @@ func TestLoadEverySetting(t *testing.T) {
 		"--lua-time-limit", "2s",
 		"--script-cache-size", "50",
 		"--registry-db", "-1",
+		"--script-upstream-conns", "4",
+		"--lock-shards", "1024",
+		"--busy-reply-threshold", "2s",
+		"--global-lock-scripts", "fn1, 0123456789abcdef0123456789abcdef01234567",
+		"--slow-script-threshold", "0",
+		"--lease-key", "luaproxy:lease",
+		"--lease-ttl", "3s",
 	}
 	cfg, err := Load(args, env(nil))
 	if err != nil {
@@ -98,10 +106,12 @@ func TestLoadEverySetting(t *testing.T) {
 		AdminListen: "", Pprof: true, LogLevel: "debug", LogFormat: "console", MaxClients: 12,
 		ClientIdleTimeout: time.Minute, ProtoMaxBulkLen: 2 << 20, DrainTimeout: 500 * time.Millisecond,
 		LuaPoolSize: 3, LuaMemoryLimit: 64 << 20, LuaTimeLimit: 2 * time.Second, ScriptCacheSize: 50,
-		RegistryDB: -1,
+		RegistryDB: -1, ScriptUpstreamConns: 4, LockShards: 1024, BusyReplyThreshold: 2 * time.Second,
+		GlobalLockScripts: []string{"fn1", "0123456789abcdef0123456789abcdef01234567"},
+		LeaseKey:          "luaproxy:lease", LeaseTTL: 3 * time.Second,
 	}
 	cfg.origins = nil
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -132,7 +142,7 @@ func TestLoadEverySetting(t *testing.T) {
 	}
 	cfg2.origins = nil
 	want.AdminListen = Default().AdminListen // an empty variable counts as unset
-	if cfg2 != want {
+	if !reflect.DeepEqual(cfg2, want) {
 		t.Errorf("env: got  %+v\nwant %+v", cfg2, want)
 	}
 }
@@ -156,6 +166,12 @@ lua-memory-limit: 0
 lua-time-limit: 100ms
 script-cache-size: 10000
 registry-db: 3
+script-upstream-conns: 0
+lock-shards: 16
+busy-reply-threshold: 1s
+global-lock-scripts: [a, b]
+slow-script-threshold: 10ms
+lease-ttl: 1s
 `)
 	cfg, err := Load([]string{"--config=" + file}, env(nil))
 	if err != nil {
@@ -169,9 +185,11 @@ registry-db: 3
 		Pprof: true, LogLevel: "error", LogFormat: "console", MaxClients: 3,
 		ProtoMaxBulkLen: 1 << 30, DrainTimeout: 90 * time.Second,
 		LuaTimeLimit: 100 * time.Millisecond, ScriptCacheSize: 10000, RegistryDB: 3,
+		LockShards: 16, BusyReplyThreshold: time.Second, GlobalLockScripts: []string{"a", "b"},
+		SlowScriptThreshold: 10 * time.Millisecond, LeaseTTL: time.Second,
 	}
 	cfg.origins = nil
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}
 }

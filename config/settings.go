@@ -29,6 +29,7 @@ type setting struct {
 	get    func(c *Config) string            // the field, as a flag default
 	check  func(c *Config) error             // nil when any value is fine
 	isBool bool
+	isList bool // a YAML sequence is accepted as well as a comma-separated string
 }
 
 // settings is the one table of luaproxy's settings: adding a setting is a
@@ -55,6 +56,13 @@ func settings() []setting {
 		def("registry-db", "upstream database of the shared script and library registry; -1 keeps them in-process", func(c *Config) *int { return &c.RegistryDB }, parseInt, checkRegistryDB),
 		def("functions-dir", "directory of *.lua function libraries loaded at start and on SIGHUP", func(c *Config) *string { return &c.FunctionsDir }, parseString, checkDir),
 		def("import-functions-from-upstream", "at start, copy the upstream's own libraries (FUNCTION DUMP) into luaproxy", func(c *Config) *bool { return &c.ImportFunctionsFromUpstream }, parseBool, nil),
+		def("script-upstream-conns", "shared upstream connections that pipeline scripts' redis.call traffic; 0 uses each client's own", func(c *Config) *int { return &c.ScriptUpstreamConns }, parseInt, checkNonNegative[int]),
+		def("lock-shards", "shards of the lock manager that makes scripts atomic (keys map to them as to cluster slots)", func(c *Config) *int { return &c.LockShards }, parseInt, checkPositive[int]),
+		def("busy-reply-threshold", "after this, commands waiting for a running script's keys get -BUSY (Redis's name)", func(c *Config) *time.Duration { return &c.BusyReplyThreshold }, parseDuration, checkPositive[time.Duration]),
+		def("global-lock-scripts", "comma-separated script SHAs and function names that lock the whole keyspace up front", func(c *Config) *[]string { return &c.GlobalLockScripts }, parseList, nil),
+		def("slow-script-threshold", "log scripts and function calls slower than this; 0 logs none", func(c *Config) *time.Duration { return &c.SlowScriptThreshold }, parseDuration, checkNonNegative[time.Duration]),
+		def("lease-key", "active/standby mode: only the luaproxy holding this upstream key serves; empty turns it off", func(c *Config) *string { return &c.LeaseKey }, parseString, nil),
+		def("lease-ttl", "lifetime of the active/standby lease; the holder renews it every third of that", func(c *Config) *time.Duration { return &c.LeaseTTL }, parseDuration, checkAtLeastDuration(time.Second)),
 	}
 }
 
@@ -71,12 +79,18 @@ func def[T any](name, usage string, field func(*Config) *T, parse func(string) (
 			*field(c) = v
 			return nil
 		},
-		get: func(c *Config) string { return fmt.Sprint(*field(c)) },
+		get: func(c *Config) string {
+			if list, ok := any(*field(c)).([]string); ok {
+				return strings.Join(list, ",")
+			}
+			return fmt.Sprint(*field(c))
+		},
 	}
 	if check != nil {
 		s.check = func(c *Config) error { return check(*field(c)) }
 	}
 	_, s.isBool = any(new(T)).(*bool)
+	_, s.isList = any(new(T)).(*[]string)
 	return s
 }
 
@@ -159,6 +173,7 @@ type recorder struct {
 	raw    map[string]string
 	name   string
 	isBool bool
+	isList bool // a YAML sequence is accepted as well as a comma-separated string
 }
 
 func (r *recorder) String() string     { return "" }
@@ -201,6 +216,9 @@ func loadFile(cfg *Config, table []setting, path, pathSource string) error {
 			return fmt.Errorf("%s: unknown setting %q", src, k)
 		}
 		node := doc[k]
+		if node.Kind == yaml.SequenceNode && s.isList {
+			node = joinSequence(node)
+		}
 		if node.Kind != yaml.ScalarNode {
 			return settingError(k, src, fmt.Errorf("line %d: not a single value", node.Line))
 		}
@@ -214,6 +232,19 @@ func loadFile(cfg *Config, table []setting, path, pathSource string) error {
 		(*cfg.origins)[k] = src
 	}
 	return nil
+}
+
+// joinSequence turns a YAML sequence of scalars into one comma-separated
+// scalar; anything else nested is left for the caller to refuse.
+func joinSequence(n yaml.Node) yaml.Node {
+	items := make([]string, 0, len(n.Content))
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode {
+			return n
+		}
+		items = append(items, c.Value)
+	}
+	return yaml.Node{Kind: yaml.ScalarNode, Value: strings.Join(items, ","), Line: n.Line}
 }
 
 // Validate checks every setting and returns the first bad one as a single
@@ -255,6 +286,17 @@ func Usage(w io.Writer) {
 }
 
 func parseString(s string) (string, error) { return s, nil }
+
+// parseList reads a comma-separated list; blanks around items are dropped.
+func parseList(s string) ([]string, error) {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out, nil
+}
 
 func parseBool(s string) (bool, error) {
 	v, err := strconv.ParseBool(s)
@@ -382,6 +424,15 @@ func checkNonNegative[T int | int64 | time.Duration](v T) error {
 		return fmt.Errorf("%v is negative", v)
 	}
 	return nil
+}
+
+func checkAtLeastDuration(min time.Duration) func(time.Duration) error {
+	return func(v time.Duration) error {
+		if v < min {
+			return fmt.Errorf("%s is below the minimum %s", v, min)
+		}
+		return nil
+	}
 }
 
 func checkAtLeast(min int64, shown string) func(int64) error {
