@@ -87,6 +87,8 @@ type VM struct {
 
 	stopWatch chan struct{}
 	watchDone chan struct{}
+
+	waits poolWaits // scripts that waited for a free state (Stats)
 }
 
 // New creates a VM and fills its pool.
@@ -280,6 +282,8 @@ func (vm *VM) get(ctx context.Context) (*state, error) {
 	if ctx != nil {
 		done = ctx.Done()
 	}
+	start := time.Now()
+	defer vm.waits.record(start)
 	select {
 	case st := <-vm.pool:
 		return st, nil
