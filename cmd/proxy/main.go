@@ -234,6 +234,10 @@ func newScripting(cfg config.Config, up config.Upstream, srv *proxy.Server, log 
 	if err != nil {
 		return nil, fmt.Errorf("create Lua VM: %w", err)
 	}
+	if err := proxy.RegisterVMMetrics(srv.Registry(), vm); err != nil {
+		vm.Close()
+		return nil, fmt.Errorf("register Lua pool metrics: %w", err)
+	}
 
 	sopts := proxy.ScriptingOptions{CacheSize: cfg.ScriptCacheSize}
 	var fopts proxy.FunctionsOptions
