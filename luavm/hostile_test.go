@@ -106,7 +106,7 @@ func TestKillAndCancel(t *testing.T) {
 	}
 
 	// SCRIPT KILL's replies.
-	if got := string(vm.KillScripts(true)); got != "-NOTBUSY No scripts in execution right now.\r\n" {
+	if got := string(vm.KillScripts(true, 0)); got != "-NOTBUSY No scripts in execution right now.\r\n" {
 		t.Errorf("idle: %q", got)
 	}
 	go func() {
@@ -115,10 +115,10 @@ func TestKillAndCancel(t *testing.T) {
 	for !anyWrote(vm) {
 		runtime.Gosched() // the script has not reached its write yet
 	}
-	if got := string(vm.KillScripts(true)); !strings.HasPrefix(got, "-UNKILLABLE ") {
+	if got := string(vm.KillScripts(true, 0)); !strings.HasPrefix(got, "-UNKILLABLE ") {
 		t.Errorf("SCRIPT KILL after a write: %q", got)
 	}
-	if got := string(vm.KillScripts(false)); !strings.HasPrefix(got, "-UNKILLABLE ") {
+	if got := string(vm.KillScripts(false, 0)); !strings.HasPrefix(got, "-UNKILLABLE ") {
 		t.Errorf("FUNCTION KILL on an eval: %q", got)
 	}
 	vm.Kill()

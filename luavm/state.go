@@ -80,6 +80,7 @@ type state struct {
 	// Per-run data.
 	body       []byte // the running script's source, for error texts
 	running    atomic.Bool
+	started    atomic.Int64 // UnixNano of the run's start, for KillScripts
 	isFunction atomic.Bool  // the run is FCALL, not EVAL
 	wrote      atomic.Bool  // the run called a write command
 	deadline   atomic.Int64 // UnixNano, 0 for none
@@ -362,6 +363,7 @@ func (st *state) begin(ctx context.Context, req *Request, name string) (stop fun
 		st.deadline.Store(time.Now().Add(d).UnixNano())
 	}
 	st.wrote.Store(false)
+	st.started.Store(time.Now().UnixNano())
 	st.running.Store(true)
 	if ctx != nil && ctx.Done() != nil {
 		if ctx.Err() != nil {

@@ -184,15 +184,19 @@ func (vm *VM) Kill() int {
 }
 
 // KillScripts is SCRIPT KILL (eval true) or FUNCTION KILL (eval false):
-// it interrupts every running script of that kind that has not run a
-// write command yet and returns Redis's reply. With several scripts
-// running (Redis runs one at a time) the reply is +OK if any was killed.
-func (vm *VM) KillScripts(eval bool) []byte {
+// it interrupts every script of that kind that has run for at least
+// minAge and has not run a write command yet, and returns Redis's reply.
+// Younger scripts count as not running: in Redis, SCRIPT KILL waits for a
+// script that is not yet busy and then finds nothing to kill. With
+// several busy scripts (Redis runs one at a time) the reply is +OK if any
+// was killed.
+func (vm *VM) KillScripts(eval bool, minAge time.Duration) []byte {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	running, sameKind, killed, wrote := 0, 0, 0, 0
+	oldest := time.Now().Add(-minAge).UnixNano()
 	for st := range vm.states {
-		if !st.running.Load() {
+		if !st.running.Load() || st.started.Load() > oldest {
 			continue
 		}
 		running++
