@@ -12,23 +12,10 @@ import (
 	"github.com/Shopify/go-lua"
 	"go.uber.org/zap"
 
+	"github.com/luaproxy/luaproxy/internal/cmdinfo"
 	"github.com/luaproxy/luaproxy/luavm/internal/luaresp"
 	"github.com/luaproxy/luaproxy/luavm/internal/luautil"
 )
-
-// Command flags scripts care about, from Redis's command table.
-const (
-	cmdWrite = 1 << iota
-	cmdMayReplicate
-	cmdNoScript
-	cmdBlocking
-)
-
-type commandInfo struct {
-	arity     int
-	flags     int
-	container bool
-}
 
 // installRedis creates the redis table as Redis 7.0's scriptingInit does.
 func (st *state) installRedis(l *lua.State) {
@@ -191,49 +178,30 @@ func (st *state) redisCall(l *lua.State, raise bool) int {
 
 // checkCommand does what scriptCall checks before running a command:
 // existence and arity, commands scripts may not run, writes from read-only
-// scripts. Commands unknown to Redis 7.0.15's table (modules) go to the
-// upstream unchecked.
+// scripts. Commands unknown to the table (Redis 7.0.15's merged with the
+// upstream's COMMAND) go to the upstream unchecked.
 func (st *state) checkCommand(argv [][]byte) (errMsg string, known, blocking bool) {
-	info, known, ok := lookupCommand(argv)
-	if !known {
+	c, knownContainer := st.vm.cfg.Commands.LookupName(argv)
+	if c == nil {
+		if knownContainer {
+			return "Unknown Redis command called from script", true, false
+		}
 		return "", false, false
 	}
-	if !ok {
-		return "Unknown Redis command called from script", true, false
-	}
 	argc := len(argv)
-	if (info.arity > 0 && info.arity != argc) || argc < -info.arity {
+	if (c.Arity > 0 && c.Arity != argc) || argc < -c.Arity {
 		return "Wrong number of args calling Redis command from script", true, false
 	}
-	if info.flags&cmdNoScript != 0 {
+	if c.Flags&cmdinfo.NoScript != 0 {
 		return "This Redis command is not allowed from script", true, false
 	}
-	if st.req.ReadOnly && info.flags&(cmdWrite|cmdMayReplicate) != 0 {
+	if st.req.ReadOnly && c.Flags&(cmdinfo.Write|cmdinfo.MayReplicate) != 0 {
 		return "Write commands are not allowed from read-only scripts.", true, false
 	}
-	if info.flags&cmdWrite != 0 {
+	if c.Flags&cmdinfo.Write != 0 {
 		st.wrote.Store(true) // SCRIPT KILL refuses from now on
 	}
-	return "", true, info.flags&cmdBlocking != 0
-}
-
-// lookupCommand finds argv's command as Redis's lookupCommand does. known
-// is false for a name Redis 7.0.15 does not know (a module's, perhaps); ok
-// is false for an unknown subcommand of a known container.
-func lookupCommand(argv [][]byte) (info commandInfo, known, ok bool) {
-	var buf [64]byte
-	name := lowerInto(buf[:0], argv[0])
-	c, found := redisCommands[string(name)]
-	if !found {
-		return commandInfo{}, false, false
-	}
-	if !c.container || len(argv) == 1 {
-		return c, true, true
-	}
-	name = append(name, '|')
-	name = lowerInto(name, argv[1])
-	sub, found := redisCommands[string(name)]
-	return sub, true, found
+	return "", true, c.Flags&cmdinfo.Blocking != 0
 }
 
 func lowerInto(dst, s []byte) []byte {
@@ -319,7 +287,7 @@ func (st *state) redisACLCheckCmd(l *lua.State) int {
 	if errMsg != "" {
 		st.raiseError(l, errMsg)
 	}
-	if _, known, ok := lookupCommand(argv); !known || !ok {
+	if st.vm.cfg.Commands.Lookup(argv) == nil {
 		st.raiseError(l, "Invalid command passed to redis.acl_check_cmd()")
 	}
 	c := st.req.Caller

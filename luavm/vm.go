@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/luaproxy/luaproxy/internal/cmdinfo"
 	"github.com/luaproxy/luaproxy/luavm/stdlib"
 )
 
@@ -54,6 +55,12 @@ type Config struct {
 	// LogLevel is the lowest redis.log level written (Redis's "verbosity":
 	// 0 debug, 1 verbose, 2 notice, 3 warning); default 2 as in Redis.
 	LogLevel *int
+	// Commands is the command table redis.call checks commands against
+	// (existence, arity, noscript, writes from read-only scripts); nil
+	// means Redis 7.0.15's own, cmdinfo.Builtin(). The proxy passes the
+	// built-in table merged with the upstream's COMMAND reply, so module
+	// commands are checked too.
+	Commands *cmdinfo.Table
 }
 
 // Default limits.
@@ -109,6 +116,9 @@ func New(cfg Config) (*VM, error) {
 	}
 	if cfg.RedisVersion == "" {
 		cfg.RedisVersion = DefaultRedisVersion
+	}
+	if cfg.Commands == nil {
+		cfg.Commands = cmdinfo.Builtin()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()

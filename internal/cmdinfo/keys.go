@@ -229,10 +229,10 @@ func equalFold(b []byte, s string) bool {
 type getKeysProc uint8
 
 const (
-	procNone     getKeysProc = iota
-	procNumkeys              // <numkeys> <key>...: LMPOP, ZUNION, SINTERCARD, ...
-	procNumkeys2             // <arg> <numkeys> <key>...: EVAL, FCALL, BLMPOP, BZMPOP
-	procDestNumkeys          // <dest> <numkeys> <key>...: ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE
+	procNone        getKeysProc = iota
+	procNumkeys                 // <numkeys> <key>...: LMPOP, ZUNION, SINTERCARD, ...
+	procNumkeys2                // <arg> <numkeys> <key>...: EVAL, FCALL, BLMPOP, BZMPOP
+	procDestNumkeys             // <dest> <numkeys> <key>...: ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE
 	procSort
 	procSortRO
 	procMigrate
