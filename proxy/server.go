@@ -48,6 +48,7 @@ type Server struct {
 	table   commandTable
 	names   *nameIndex // table, arranged for the per-command lookup
 	metrics *metrics
+	scripts *scriptPool // shared script connections; nil: scripts use their sessions'
 
 	// onForward, if set, is called for every forwarded command; the
 	// function it returns runs once that command's reply has been delivered
@@ -91,6 +92,7 @@ func New(cfg config.Config, log *zap.Logger) (*Server, error) {
 		lns:      make(map[net.Listener]struct{}),
 		sessions: make(map[*Session]struct{}),
 	}
+	s.scripts = newScriptPool(s, cfg.ScriptUpstreamConns)
 	s.setTable(newCommandTable(scriptingCommands))
 	if up.TLS {
 		host, _, err := net.SplitHostPort(up.Addr)
@@ -270,6 +272,7 @@ func (s *Server) accept(c net.Conn) {
 // sessions. It waits at most until ctx is done or DrainTimeout has passed,
 // then closes whatever is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.scripts.close()
 	s.mu.Lock()
 	s.closing.Store(true)
 	for ln := range s.lns {
@@ -305,6 +308,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sess.close()
 	}
 	s.mu.Unlock()
+	s.scripts.close() // a script waiting on a shared connection ends too
 	<-done
 	return err
 }

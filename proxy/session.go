@@ -77,6 +77,10 @@ type Session struct {
 	// until EXEC or DISCARD (see scripting_multi.go).
 	held *heldTx
 
+	// scriptsOwnConn: scripts' calls must use this connection, not a
+	// shared one (see noteForScripts).
+	scriptsOwnConn bool
+
 	// State learnt from replies (written by the reply goroutine).
 	db       atomic.Int64
 	proto    atomic.Int32
@@ -485,6 +489,7 @@ func (s *Session) dispatch(argv [][]byte, raw []byte, inline bool) bool {
 	if spec.route == routeHandler && s.srv.handler != nil {
 		return s.serveHandler(argv)
 	}
+	s.noteForScripts(argv, spec.kind)
 	return s.forward(argv, raw, inline, spec)
 }
 
@@ -826,6 +831,7 @@ func (s *Session) beginStreamForward(spec cmdSpec, count int64, argv [][]byte, h
 	if s.up == nil && !s.redial() {
 		return nil
 	}
+	s.noteForScripts(nil, spec.kind)
 	e := pending{kind: spec.kind}
 	switch spec.kind {
 	case kindSubscribe, kindPsubscribe, kindSsubscribe, kindUnsubscribe, kindPunsubscribe, kindSunsubscribe:
