@@ -114,7 +114,9 @@ func loadConfig(args []string, getenv func(string) string) (config.Config, error
 }
 
 // serve runs the proxy and the admin server until stop delivers, then
-// drains both within cfg.DrainTimeout.
+// drains both within cfg.DrainTimeout. In active/standby mode (cfg.LeaseKey)
+// the client listener is open only while this process holds the lease,
+// and started reports no client address.
 func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started chan<- listening) error {
 	up, _ := config.ParseUpstream(cfg.Upstream) // validated
 	srv, err := proxy.New(cfg, log)
@@ -126,28 +128,50 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 		return err
 	}
 	defer closeScripting()
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+
+	var at listening
+	var ln net.Listener
+	var standby *activeStandby
+	adminHandler := srv.AdminHandler()
+	if cfg.LeaseKey != "" {
+		if standby, err = newActiveStandby(cfg, up, srv, log); err != nil {
+			return err
+		}
+		adminHandler = standby.adminHandler(adminHandler)
+	} else {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		at.Listen = ln.Addr()
 	}
-	at := listening{Listen: ln.Addr()}
 
 	var admin *http.Server
 	var adminLn net.Listener
 	if cfg.AdminListen != "" {
 		adminLn, err = net.Listen("tcp", cfg.AdminListen)
 		if err != nil {
-			ln.Close()
+			if ln != nil {
+				ln.Close()
+			}
+			if standby != nil {
+				_ = standby.release(cfg.LeaseTTL)
+			}
 			return fmt.Errorf("admin listen: %w", err)
 		}
 		at.Admin = adminLn.Addr()
-		admin = newAdminServer(srv.AdminHandler(), cfg.Pprof, log)
+		admin = newAdminServer(adminHandler, cfg.Pprof, log)
 	}
 
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 3)
 	if admin != nil {
 		go func() { errc <- admin.Serve(adminLn) }()
+	}
+	listenAddr := cfg.Listen
+	if ln != nil {
+		listenAddr = ln.Addr().String()
+		go func() { errc <- srv.Serve(ln) }()
+	} else {
+		standby.start(errc)
 	}
 	adminAddr := ""
 	if at.Admin != nil {
@@ -155,10 +179,11 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 	}
 	log.Info("luaproxy started",
 		zap.String("version", versionString()),
-		zap.String("listen", at.Listen.String()),
+		zap.String("listen", listenAddr),
 		zap.String("upstream", up.String()),
 		zap.String("admin", adminAddr),
-		zap.Bool("pprof", cfg.Pprof && admin != nil))
+		zap.Bool("pprof", cfg.Pprof && admin != nil),
+		zap.String("lease_key", cfg.LeaseKey))
 	if started != nil {
 		started <- at
 	}
@@ -182,7 +207,17 @@ func serve(cfg config.Config, log *zap.Logger, stop <-chan os.Signal, started ch
 		case <-ctx.Done():
 		}
 	}()
+	if standby != nil {
+		// Keep the lease while draining (losing it closes what is left),
+		// then release it so that a standby takes over at once.
+		standby.stop()
+	}
 	shutdownErr := srv.Shutdown(ctx)
+	if standby != nil {
+		if err := standby.release(cfg.LeaseTTL); err != nil {
+			log.Warn("cannot release the lease; a standby takes over when it expires", zap.Error(err))
+		}
+	}
 	if admin != nil {
 		// The admin server outlives the proxy's drain so that /readyz
 		// reports the shutdown while it is under way.
@@ -321,15 +356,22 @@ func openRegistry(cfg config.Config, up config.Upstream, srv *proxy.Server, log 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.UpstreamDialTimeout)
 	defer cancel()
 	rlog := log.Named("registry")
-	return registry.Open(ctx, registry.Options{
+	opt := upstreamOptions(cfg, up, srv, cfg.RegistryDB)
+	opt.OnError = func(err error) { rlog.Warn("registry", zap.Error(err)) }
+	return registry.Open(ctx, opt)
+}
+
+// upstreamOptions are the registry connection settings for database db of
+// the upstream, reached as the sessions reach it.
+func upstreamOptions(cfg config.Config, up config.Upstream, srv *proxy.Server, db int) registry.Options {
+	return registry.Options{
 		Addr:        up.Addr,
 		Username:    up.Username,
 		Password:    up.Password,
 		TLSConfig:   srv.UpstreamTLSConfig(),
-		DB:          cfg.RegistryDB,
+		DB:          db,
 		DialTimeout: cfg.UpstreamDialTimeout,
-		OnError:     func(err error) { rlog.Warn("registry", zap.Error(err)) },
-	})
+	}
 }
 
 // newAdminServer serves the proxy's admin endpoints and, if asked,
