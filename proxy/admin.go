@@ -16,14 +16,17 @@ import (
 
 // metrics are the proxy's own series, kept on a per-Server registry.
 type metrics struct {
-	reg            *prometheus.Registry
-	clients        prometheus.Gauge
-	clientsTotal   prometheus.Counter
-	passthrough    prometheus.Counter
-	script         prometheus.Counter
-	upstreamErrors *prometheus.CounterVec
-	dialSeconds    prometheus.Histogram
-	upstreamUp     prometheus.Gauge
+	reg              *prometheus.Registry
+	clients          prometheus.Gauge
+	clientsTotal     prometheus.Counter
+	passthrough      prometheus.Counter
+	script           prometheus.Counter
+	upstreamErrors   *prometheus.CounterVec
+	dialSeconds      prometheus.Histogram
+	upstreamUp       prometheus.Gauge
+	busyReplies      prometheus.Counter
+	escalatedScripts prometheus.Counter
+	lockWait         *prometheus.HistogramVec // by who waited: command, script, function
 }
 
 func newMetrics() *metrics {
@@ -46,9 +49,35 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)})
 	m.upstreamUp = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "luaproxy_upstream_up", Help: "1 if the last upstream dial succeeded."})
+	m.busyReplies = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "luaproxy_busy_replies_total", Help: "Commands answered -BUSY because a script holding their keys ran past busy-reply-threshold."})
+	m.lockWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "luaproxy_lock_wait_seconds", Help: "Time spent waiting for shard locks, when not granted at once, by who waited.",
+		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12)}, []string{"waiter"})
 	m.reg.MustRegister(m.clients, m.clientsTotal, commands, m.upstreamErrors, m.dialSeconds, m.upstreamUp,
+		m.busyReplies, m.lockWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerLocks adds the lock manager's series.
+func (m *metrics) registerLocks(lm *lockManager, global *sync.Map) {
+	m.escalatedScripts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "luaproxy_lock_escalated_scripts_total",
+		Help: "Scripts and functions found touching keys they do not declare; their later runs lock the whole keyspace."})
+	escalations := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "luaproxy_lock_escalations_total",
+		Help: "Times a running script took a lock on a key it had not declared."},
+		func() float64 { return float64(lm.escalations.Load()) })
+	globals := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "luaproxy_lock_global_scripts",
+		Help: "Scripts and functions that lock the whole keyspace (configured or learnt)."},
+		func() float64 {
+			n := 0
+			global.Range(func(any, any) bool { n++; return true })
+			return float64(n)
+		})
+	m.reg.MustRegister(m.escalatedScripts, escalations, globals)
 }
 
 // Registry returns the Server's own Prometheus registry, which /metrics

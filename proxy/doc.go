@@ -24,9 +24,13 @@
 // unauthenticated clients to matter). RESET also replays the upstream URL's
 // AUTH and SELECT.
 //
-// A later issue can take shard locks per forwarded command: Server's
-// onForward hook is called as a command is forwarded and the function it
-// returns runs when that command's reply has been delivered or has failed.
+// Every forwarded command holds the shard locks of its keys (found with
+// the command table of package internal/cmdinfo) from the moment it is
+// forwarded until its reply has been delivered or has failed, and every
+// script holds its declared keys' shards exclusively while it runs: see
+// locks.go for the lock manager and its deadlock-freedom argument,
+// session_locks.go for the forwarding side and scripting_locks.go for
+// scripts, escalation and restarts.
 //
 // Replies are never decoded: a scanner finds where each ends by counting
 // the elements still due, and copies bulk payloads in chunks, so a reply of

@@ -199,9 +199,34 @@ func (f *Functions) Serve(ctx context.Context, sess *Session, argv [][]byte) []b
 	return reply
 }
 
-// errFunctionInMulti answers FUNCTION and FCALL inside MULTI, which Redis
-// queues; luaproxy cannot run them inside the upstream's transaction yet.
-const errFunctionInMulti = "luaproxy does not support FUNCTION and FCALL inside MULTI yet; the transaction is discarded at EXEC"
+// errFunctionInMulti answers FUNCTION and FCALL inside MULTI when
+// Functions serves without Scripting in front, which queues them.
+const errFunctionInMulti = "luaproxy does not support FUNCTION and FCALL inside MULTI without its Scripting handler"
+
+// queueTimeError is the error Redis gives when queueing FCALL, FCALL_RO
+// or FUNCTION with the wrong arity or an unknown subcommand, or nil.
+func (f *Functions) queueTimeError(argv [][]byte) []byte {
+	switch {
+	case equalFold(argv[0], "FCALL"), equalFold(argv[0], "FCALL_RO"):
+		if len(argv) < 3 {
+			return funcError("wrong number of arguments for '" + strings.ToLower(string(argv[0])) + "' command")
+		}
+		return nil
+	case equalFold(argv[0], "FUNCTION"):
+		if len(argv) < 2 {
+			return funcError("wrong number of arguments for 'function' command")
+		}
+		sub := strings.ToLower(string(argv[1]))
+		arity, ok := functionArity[sub]
+		if !ok {
+			return funcError("unknown subcommand '" + truncate128(string(argv[1])) + "'. Try FUNCTION HELP.")
+		}
+		if arity > 0 && len(argv) != arity || arity < 0 && len(argv) < -arity {
+			return funcError("wrong number of arguments for 'function|" + sub + "' command")
+		}
+	}
+	return nil
+}
 
 // Libraries returns the loaded libraries sorted by name.
 func (f *Functions) Libraries() []*luavm.Library { return f.set.Load().list() }
@@ -386,7 +411,7 @@ func (f *Functions) subcommand(ctx context.Context, sess *Session, sub string, a
 	case "flush":
 		return f.flush(ctx, argv)
 	case "kill":
-		return f.vm.KillScripts(false)
+		return f.vm.KillScripts(false, sess.srv.busyThreshold())
 	case "stats":
 		return f.stats(ctx, &r)
 	case "help":
@@ -887,12 +912,10 @@ func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro b
 
 	var caller sessionCaller
 	caller.reset(sess.Upstream(), sess.Proto(), sess.DB())
-	reply := f.vm.FCall(ctx, lib, name, luavm.Request{
-		Keys:     argv[3 : 3+numkeys],
-		Args:     argv[3+numkeys:],
-		Proto:    sess.Proto(),
-		ReadOnly: ro,
-		Caller:   &caller,
+	keys := argv[3 : 3+numkeys]
+	run := lockedRun{srv: sess.srv, sess: sess, name: name, function: true, keys: keys}
+	reply := run.run(ctx, &caller, func(ctx context.Context, c luavm.Caller) []byte {
+		return f.vm.FCall(ctx, lib, name, luavm.Request{Keys: keys, Args: argv[3+numkeys:], Proto: sess.Proto(), ReadOnly: ro, Caller: c})
 	})
 	if err := caller.restore(); err != nil {
 		// As Scripting does: the client must not go on with a connection

@@ -12,9 +12,9 @@ type pending struct {
 	// silent marks a reply the client must not see (its command's reply
 	// was switched off) but the proxy reads for the session's state.
 	silent bool
-	// release, if set, runs once the reply has been delivered or has
-	// failed. It is where a forwarded command's shard locks will be let go.
-	release func()
+	// lock is the command's shard locks, let go of once its reply has
+	// been delivered or has failed.
+	lock sharedHold
 }
 
 // replyQueue connects a session's request side to its reply side. The

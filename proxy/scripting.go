@@ -104,6 +104,12 @@ func (h *Scripting) Serve(ctx context.Context, sess *Session, argv [][]byte) []b
 		return h.script(ctx, sess, argv)
 	}
 	if h.functions != nil {
+		if q, ok := h.functions.(functionQueuer); ok && sess.InMulti() {
+			if reply := q.queueTimeError(argv); reply != nil {
+				return h.reject(sess, reply)
+			}
+			return h.queueScript(sess, argv)
+		}
 		return h.functions.Serve(ctx, sess, argv)
 	}
 	return []byte("-ERR unknown command '" + sanitize(argv[0]) + "'\r\n")
@@ -175,15 +181,13 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 
 	c := h.callers.Get().(*sessionCaller)
 	c.reset(sess.Upstream(), sess.Proto(), sess.DB())
-	req := luavm.Request{
-		Keys:     argv[3 : 3+n],
-		Args:     argv[3+n:],
-		Proto:    sess.Proto(),
-		ReadOnly: readOnly,
-		Caller:   c,
-	}
+	keys := argv[3 : 3+n]
+	run := lockedRun{srv: sess.srv, sess: sess, name: e.script.SHA(), keys: keys}
 	start := time.Now()
-	reply := h.vm.AppendRun(nil, ctx, e.script, req)
+	reply := run.run(ctx, c, func(ctx context.Context, caller luavm.Caller) []byte {
+		req := luavm.Request{Keys: keys, Args: argv[3+n:], Proto: sess.Proto(), ReadOnly: readOnly, Caller: caller}
+		return h.vm.AppendRun(nil, ctx, e.script, req)
+	})
 	elapsed := time.Since(start)
 	if err := c.restore(); err != nil {
 		// The connection is lost (the session ends) or refused to go
@@ -391,7 +395,7 @@ func (h *Scripting) script(ctx context.Context, sess *Session, argv [][]byte) []
 	case "LOAD":
 		return h.load(ctx, argv[2])
 	case "KILL":
-		return h.vm.KillScripts(true)
+		return h.vm.KillScripts(true, sess.srv.busyThreshold())
 	default: // DEBUG
 		switch {
 		case equalFold(argv[2], "NO"):

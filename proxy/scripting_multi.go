@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/luaproxy/luaproxy/internal/cmdinfo"
 )
 
 // Scripts inside MULTI.
@@ -32,6 +36,12 @@ import (
 // change the session's state (SELECT, HELLO, AUTH, CLIENT, (un)subscribe,
 // MONITOR) after a script abort the transaction, as does a script after a
 // SELECT or a subscription queued in the same transaction.
+
+// functionQueuer is implemented by Functions: FCALL and FUNCTION queue in
+// a transaction like scripts, after Redis's queue-time checks.
+type functionQueuer interface {
+	queueTimeError(argv [][]byte) []byte
+}
 
 // heldTx is a transaction the Handler holds.
 type heldTx struct {
@@ -124,6 +134,9 @@ func (h *Scripting) queueTimeError(argv [][]byte) []byte {
 			return nil
 		}
 	}
+	if q, ok := h.functions.(functionQueuer); ok && (equalFold(name, "FCALL") || equalFold(name, "FCALL_RO") || equalFold(name, "FUNCTION")) {
+		return q.queueTimeError(argv)
+	}
 	if equalFold(name, "SCRIPT") {
 		if len(argv) < 2 {
 			return arityError("script")
@@ -148,8 +161,21 @@ func endHeld(sess *Session) {
 	sess.maybeMulti, sess.txSelect, sess.txSub = false, false, false
 }
 
-// exec runs a held transaction (see the top of this file).
+// exec runs a held transaction (see the top of this file), under one
+// exclusive lock set covering every command in it.
 func (h *Scripting) exec(ctx context.Context, sess *Session, tx *heldTx) []byte {
+	m := sess.srv.locks
+	o := m.newOwner(false)
+	m.markWrote(o) // a transaction never starts again
+	shards, global := h.txShards(sess, tx)
+	if _, ok := m.acquire(o, shards, global, 0, ctx.Done()); !ok {
+		return errShuttingDown
+	}
+	sess.txOwner = o
+	defer func() {
+		sess.txOwner = nil
+		m.release(o)
+	}()
 	up := sess.Upstream()
 	first, err := up.Do([][]byte{[]byte("EXEC")})
 	endHeld(sess)
@@ -185,6 +211,57 @@ func (h *Scripting) exec(ctx context.Context, sess *Session, tx *heldTx) []byte 
 		out = append(out, e...)
 	}
 	return out
+}
+
+// txShards returns the shards a held transaction locks: those of the
+// commands queued in the upstream before the first script, and those of
+// every held command (a script's declared keys).
+func (h *Scripting) txShards(sess *Session, tx *heldTx) (shards []uint32, global bool) {
+	srv := sess.srv
+	m := srv.locks
+	shards = append(shards, sess.tx.shards...)
+	global = sess.tx.global
+	sess.tx.reset()
+	for _, cmd := range tx.cmds {
+		if !h.isOwn(cmd[0]) {
+			switch keys, access := srv.commands.Keys(cmd, nil); access {
+			case cmdinfo.AllKeys:
+				global = true
+			case cmdinfo.Keys:
+				shards = m.appendShards(shards, keys)
+			}
+			continue
+		}
+		name, keys, ok := scriptCallKeys(cmd)
+		if !ok {
+			continue // SCRIPT or FUNCTION: no keys
+		}
+		global = global || srv.lockGlobally(name)
+		shards = m.appendShards(shards, keys)
+	}
+	return shards, global
+}
+
+// scriptCallKeys returns the name a script or function call is known by
+// for locking (SHA1 or function name) and its declared keys.
+func scriptCallKeys(cmd [][]byte) (name string, keys [][]byte, ok bool) {
+	if len(cmd) < 3 {
+		return "", nil, false
+	}
+	n, valid := string2ll(cmd[2])
+	if !valid || n < 0 || n > int64(len(cmd)-3) {
+		return "", nil, false
+	}
+	keys = cmd[3 : 3+n]
+	switch {
+	case equalFold(cmd[0], "EVAL"), equalFold(cmd[0], "EVAL_RO"):
+		sum := sha1.Sum(cmd[1])
+		return hex.EncodeToString(sum[:]), keys, true
+	case equalFold(cmd[0], "EVALSHA"), equalFold(cmd[0], "EVALSHA_RO"),
+		equalFold(cmd[0], "FCALL"), equalFold(cmd[0], "FCALL_RO"):
+		return string(cmd[1]), keys, true
+	}
+	return "", nil, false
 }
 
 // isOwn reports whether the Handler answers the command.

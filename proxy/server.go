@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/luaproxy/luaproxy/config"
+	"github.com/luaproxy/luaproxy/internal/cmdinfo"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -50,10 +52,12 @@ type Server struct {
 	metrics *metrics
 	scripts *scriptPool // shared script connections; nil: scripts use their sessions'
 
-	// onForward, if set, is called for every forwarded command; the
-	// function it returns runs once that command's reply has been delivered
-	// or failed. It is the hook for shard locks; nil today.
-	onForward func(sess *Session, argv [][]byte) func()
+	locks     *lockManager
+	commands  *cmdinfo.Table // keys and flags of every command
+	busyNanos atomic.Int64   // busy-reply-threshold
+	// globalScripts holds the SHA1s and function names (lower-case) that
+	// lock the whole keyspace: configured, or learnt from an escalation.
+	globalScripts sync.Map
 
 	nextID   atomic.Uint64
 	clients  atomic.Int64
@@ -94,6 +98,13 @@ func New(cfg config.Config, log *zap.Logger) (*Server, error) {
 	}
 	s.scripts = newScriptPool(s, cfg.ScriptUpstreamConns)
 	s.setTable(newCommandTable(scriptingCommands))
+	s.locks = newLockManager(cfg.LockShards)
+	s.commands = cmdinfo.Builtin()
+	s.busyNanos.Store(int64(cfg.BusyReplyThreshold))
+	for _, name := range cfg.GlobalLockScripts {
+		s.globalScripts.Store(strings.ToLower(name), struct{}{})
+	}
+	s.metrics.registerLocks(s.locks, &s.globalScripts)
 	if up.TLS {
 		host, _, err := net.SplitHostPort(up.Addr)
 		if err != nil {
@@ -114,6 +125,11 @@ func New(cfg config.Config, log *zap.Logger) (*Server, error) {
 	}
 	return s, nil
 }
+
+// SetCommands replaces the command table (Redis 7.0's by default) that
+// gives every command's keys, e.g. with the upstream's own (COMMAND),
+// which knows its modules' commands. Call it before Serve.
+func (s *Server) SetCommands(t *cmdinfo.Table) { s.commands = t }
 
 // SetHandler installs the Handler for scripting commands. Call it before
 // Serve; with a nil Handler scripting commands are forwarded like any other.

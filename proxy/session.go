@@ -77,6 +77,10 @@ type Session struct {
 	// until EXEC or DISCARD (see scripting_multi.go).
 	held *heldTx
 
+	tx      txLocks    // keys queued in MULTI, locked at EXEC
+	txOwner *lockOwner // the locks of a held transaction running at EXEC
+	keyBuf  [][]byte   // scratch for the keys of a forwarded command
+
 	// scriptsOwnConn: scripts' calls must use this connection, not a
 	// shared one (see noteForScripts).
 	scriptsOwnConn bool
@@ -672,8 +676,8 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 	}
 	// Pub/sub confirmations reach the client even when replies are off.
 	if !suppressed || spec.kind.isSubscription() && e.arg != 0 {
-		if f := s.srv.onForward; f != nil {
-			e.release = f(s, argv)
+		if !s.lockForward(&e, argv, spec.kind) {
+			return true // answered -BUSY
 		}
 		s.batch = append(s.batch, e)
 	}
@@ -848,9 +852,7 @@ func (s *Session) beginStreamForward(spec cmdSpec, count int64, argv [][]byte, h
 	suppressed := s.replyOff || s.skipNext
 	s.skipNext = false
 	if !suppressed || e.kind.isSubscription() && e.arg != 0 {
-		if f := s.srv.onForward; f != nil {
-			e.release = f(s, argv)
-		}
+		s.lockForward(&e, nil, e.kind)
 		s.batch = append(s.batch, e)
 	}
 	s.passCount++

@@ -189,9 +189,7 @@ func (s *Session) flushReplies() error {
 
 // complete finishes the head entry.
 func (s *Session) complete(st *replyState) {
-	if rel := st.cur[st.idx].release; rel != nil {
-		rel()
-	}
+	s.releaseLock(&st.cur[st.idx])
 	st.idx++
 	st.done++
 	if st.idx == len(st.cur) {
@@ -202,10 +200,8 @@ func (s *Session) complete(st *replyState) {
 
 // completeRun finishes the k entries at the head, which copyRun served.
 func (s *Session) completeRun(st *replyState, k int) {
-	for _, e := range st.cur[st.idx : st.idx+k] {
-		if e.release != nil {
-			e.release()
-		}
+	for i := range st.cur[st.idx : st.idx+k] {
+		s.releaseLock(&st.cur[st.idx+i])
 	}
 	st.idx += k
 	st.done += k
@@ -451,9 +447,7 @@ func (s *Session) replyFailed(st *replyState, u *UpstreamConn, err error, midRep
 	s.cwMu.Lock()
 	for i := range rest {
 		e := &rest[i]
-		if e.release != nil {
-			e.release()
-		}
+		s.releaseLock(e)
 		switch {
 		case e.kind == kindDo:
 			u.doCh <- doResult{err: errUpstreamLost}

@@ -1,0 +1,171 @@
+package proxy
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/luaproxy/luaproxy/internal/cmdinfo"
+)
+
+// Busy replies, as Redis words them for a script and for a function.
+var (
+	errBusyScript   = []byte("-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n")
+	errBusyFunction = []byte("-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n")
+)
+
+func busyReply(blocker *lockOwner) []byte {
+	if blocker.function {
+		return errBusyFunction
+	}
+	return errBusyScript
+}
+
+// txLocks collects the keys of the commands a client queues in MULTI:
+// they are locked at EXEC, not while queued.
+type txLocks struct {
+	shards []uint32
+	global bool
+}
+
+func (t *txLocks) reset() { t.shards, t.global = t.shards[:0], false }
+
+// lockForward takes the shard locks of a command about to be forwarded
+// and records them in e, to be released when its reply arrives. It
+// returns false if the command must not be forwarded: a script holding
+// its keys is busy, and the client has been answered -BUSY.
+//
+// Blocking commands take no locks: holding them while blocked would stop
+// every script on their keys for as long as they block.
+func (s *Session) lockForward(e *pending, argv [][]byte, kind cmdKind) bool {
+	m := s.srv.locks
+	if argv == nil {
+		// A request too big to hold (streamed): its keys are unknown.
+		return s.lockShared(e, nil, true, true)
+	}
+	switch kind {
+	case kindMulti:
+		s.tx.reset()
+		return true
+	case kindExec:
+		shards, global := s.tx.shards, s.tx.global
+		s.tx.reset()
+		if !equalFold(argv[0], "EXEC") || len(shards) == 0 && !global {
+			return true // DISCARD, or a transaction of keyless commands
+		}
+		// A transaction is never answered BUSY: the upstream is inside
+		// MULTI, and Redis would keep it open.
+		return s.lockShared(e, slices.Clone(shards), global, false)
+	case kindReset:
+		s.tx.reset()
+		return true
+	}
+	if kind == kindPlain && equalFold(argv[0], "CONFIG") {
+		s.srv.noteConfigSet(argv)
+	}
+	cmd := s.srv.commands.Lookup(argv)
+	if cmd != nil && cmd.Blocks(argv) {
+		return true
+	}
+	var keys [][]byte
+	access := cmdinfo.AllKeys
+	if cmd != nil {
+		keys, access = cmd.Keys(argv, s.keyBuf[:0])
+		s.keyBuf = keys[:0]
+	}
+	if s.maybeMulti {
+		switch access {
+		case cmdinfo.AllKeys:
+			s.tx.global = true
+		case cmdinfo.Keys:
+			s.tx.shards = m.appendShards(s.tx.shards, keys)
+		}
+		return true
+	}
+	switch access {
+	case cmdinfo.NoKeys:
+		return true
+	case cmdinfo.AllKeys:
+		return s.lockShared(e, nil, true, true)
+	}
+	if len(keys) == 1 {
+		i := m.shardOf(keys[0])
+		if m.tryShared(i) {
+			e.lock = sharedHold{one: i, count: 1}
+			return true
+		}
+		return s.lockShared(e, []uint32{i}, false, true)
+	}
+	shards := m.appendShards(nil, keys)
+	if m.trySharedAll(shards) {
+		e.lock = sharedHold{many: shards, count: 2}
+		return true
+	}
+	return s.lockShared(e, shards, false, true)
+}
+
+// lockShared is the slow path of lockForward: the command waits for a
+// script. What the session forwarded before goes out first, so that
+// its own commands in flight finish and let go of their locks.
+func (s *Session) lockShared(e *pending, shards []uint32, global, mayBusy bool) bool {
+	m := s.srv.locks
+	if !global && m.trySharedAll(shards) {
+		e.lock = sharedHold{many: shards, count: 2}
+		if len(shards) == 1 {
+			e.lock = sharedHold{one: shards[0], count: 1}
+		}
+		return true
+	}
+	if err := s.flushUpstream(); err != nil {
+		return true // the session is ending anyway
+	}
+	var busy time.Duration
+	if mayBusy {
+		busy = s.srv.busyThreshold()
+	}
+	start := time.Now()
+	blocker := m.acquireShared(&e.lock, shards, global, busy)
+	s.srv.metrics.lockWait.WithLabelValues("command").Observe(time.Since(start).Seconds())
+	if blocker == nil {
+		return true
+	}
+	s.srv.metrics.busyReplies.Inc()
+	if s.drain() {
+		_ = s.writeLocal(busyReply(blocker))
+	}
+	return false
+}
+
+// releaseLock lets go of a forwarded command's locks.
+func (s *Session) releaseLock(e *pending) {
+	if e.lock.held() {
+		s.srv.locks.releaseShared(&e.lock)
+	}
+}
+
+// busyThreshold is busy-reply-threshold now: the setting, or what a
+// client set through CONFIG SET since.
+func (s *Server) busyThreshold() time.Duration {
+	return time.Duration(s.busyNanos.Load())
+}
+
+// noteConfigSet follows CONFIG SET busy-reply-threshold (and its old name
+// lua-time-limit), in milliseconds as Redis takes it: Redis's own tests
+// and some operators tune it through any client.
+func (s *Server) noteConfigSet(argv [][]byte) {
+	if len(argv) < 4 || len(argv)%2 != 0 || !equalFold(argv[1], "SET") {
+		return
+	}
+	for i := 2; i+1 < len(argv); i += 2 {
+		name := bytes.ToLower(argv[i])
+		if string(name) != "busy-reply-threshold" && string(name) != "lua-time-limit" {
+			continue
+		}
+		ms, err := strconv.ParseInt(string(argv[i+1]), 10, 64)
+		if err != nil || ms < 0 {
+			continue
+		}
+		s.busyNanos.Store(int64(time.Duration(ms) * time.Millisecond))
+	}
+}
