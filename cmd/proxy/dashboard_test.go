@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -14,20 +15,31 @@ import (
 	"github.com/luaproxy/luaproxy/internal/redistest"
 )
 
-// dashboardFile is the Grafana dashboard shipped for luaproxy.
-const dashboardFile = "../../deploy/grafana/luaproxy.json"
+// dashboardFile is the Grafana dashboard shipped for luaproxy; readmeFile
+// lists every metric in its "Metrics reference".
+const (
+	dashboardFile = "../../deploy/grafana/luaproxy.json"
+	readmeFile    = "../../README.md"
+)
 
-// TestDashboardMetricsExist checks that every query of the Grafana
-// dashboard names only series that luaproxy's /metrics serves after a
-// workload touching every metric: scripts, functions (one that fails, one
-// not loaded) and pass-through.
-func TestDashboardMetricsExist(t *testing.T) {
+// TestServedMetrics runs luaproxy against a real Redis with a workload
+// that gives every labelled metric a series, then checks /metrics against
+// the Grafana dashboard (every query names a served series) and against
+// the README's metrics reference (every luaproxy_ metric listed, with its
+// type and labels, and nothing listed that is not served).
+func TestServedMetrics(t *testing.T) {
+	body := scrapeAfterWorkload(t)
+	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, sampleNames(t, body)) })
+	t.Run("readme", func(t *testing.T) { checkReadmeMetrics(t, metricFamilies(t, body)) })
+}
+
+// checkDashboard checks that every query of the Grafana dashboard names
+// only series in served.
+func checkDashboard(t *testing.T, served map[string]bool) {
 	exprs := dashboardQueries(t, dashboardFile)
 	if len(exprs) == 0 {
 		t.Fatal("the dashboard has no queries")
 	}
-	served := servedSeries(t)
-
 	used := map[string]bool{}
 	for _, e := range exprs {
 		names := promqlMetricNames(e)
@@ -175,10 +187,9 @@ func TestPromqlMetricNames(t *testing.T) {
 	}
 }
 
-// servedSeries runs luaproxy against a real Redis, runs a workload that
-// gives every labelled metric a series, and returns the sample names of
-// its /metrics (histograms as their _bucket, _sum and _count series).
-func servedSeries(t *testing.T) map[string]bool {
+// scrapeAfterWorkload runs luaproxy against a real Redis, runs a workload
+// that gives every labelled metric a series, and returns its /metrics.
+func scrapeAfterWorkload(t *testing.T) string {
 	t.Helper()
 	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
 	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", "redis://" + up.Addr}
@@ -198,6 +209,8 @@ func servedSeries(t *testing.T) map[string]bool {
 		{"SET", "a", "1"},
 		{"EVAL", "return redis.call('GET', KEYS[1])", "1", "a"},
 		{"EVAL", "return redis.error_reply('ERR boom')", "0"},
+		{"SCRIPT", "LOAD", "return 1"},
+		{"EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"},
 		{"FUNCTION", "LOAD", lib},
 		{"FCALL", "ok", "0"},
 		{"FCALL", "fail", "0"},
@@ -213,9 +226,20 @@ func servedSeries(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+// sampleNames returns the sample names of a /metrics page (histograms as
+// their _bucket, _sum and _count series).
+func sampleNames(t *testing.T, body string) map[string]bool {
+	t.Helper()
 	served := map[string]bool{}
 	sample := regexp.MustCompile(`^([A-Za-z_:][A-Za-z0-9_:]*)[{ ]`)
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(strings.NewReader(body))
 	for sc.Scan() {
 		if m := sample.FindStringSubmatch(sc.Text()); m != nil {
 			served[m[1]] = true
