@@ -1,0 +1,63 @@
+package atomicity
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luaproxy/luaproxy/internal/redistest"
+	"github.com/luaproxy/luaproxy/test/harness"
+)
+
+// waitReply sends args until the reply is want, polling: the state it
+// waits for (a script past its busy threshold) has no event to wait on.
+func waitReply(t *testing.T, c *redistest.Conn, want string, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := string(c.MustDo(t, args...))
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: got %q, still not %q", args, got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// total adds up MGET's values.
+func total(vals []any) int {
+	sum := 0
+	for _, v := range vals {
+		s, _ := v.(string)
+		n, _ := strconv.Atoi(s)
+		sum += n
+	}
+	return sum
+}
+
+// metric returns the value of an unlabelled series on /metrics.
+func metric(t *testing.T, h *harness.Harness, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(h.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s not on /metrics", name)
+	return 0
+}
