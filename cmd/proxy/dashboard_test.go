@@ -27,10 +27,25 @@ const (
 // the Grafana dashboard (every query names a served series) and against
 // the README's metrics reference (every luaproxy_ metric listed, with its
 // type and labels, and nothing listed that is not served).
+//
+// A second luaproxy in active/standby mode adds the lease's series.
 func TestServedMetrics(t *testing.T) {
-	body := scrapeAfterWorkload(t)
-	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, sampleNames(t, body)) })
-	t.Run("readme", func(t *testing.T) { checkReadmeMetrics(t, metricFamilies(t, body)) })
+	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	body := scrapeAfterWorkload(t, up)
+	standby := scrapeStandby(t, up)
+
+	names := sampleNames(t, body)
+	for n := range sampleNames(t, standby) {
+		names[n] = true
+	}
+	fams := metricFamilies(t, body)
+	for n, f := range metricFamilies(t, standby) {
+		if _, ok := fams[n]; !ok {
+			fams[n] = f
+		}
+	}
+	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, names) })
+	t.Run("readme", func(t *testing.T) { checkReadmeMetrics(t, fams) })
 }
 
 // checkDashboard checks that every query of the Grafana dashboard names
@@ -189,9 +204,8 @@ func TestPromqlMetricNames(t *testing.T) {
 
 // scrapeAfterWorkload runs luaproxy against a real Redis, runs a workload
 // that gives every labelled metric a series, and returns its /metrics.
-func scrapeAfterWorkload(t *testing.T) string {
+func scrapeAfterWorkload(t *testing.T, up *redistest.Server) string {
 	t.Helper()
-	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
 	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", "redis://" + up.Addr}
 	at, errw, stop, done := startRun(t, args)
 	defer func() {
@@ -221,7 +235,30 @@ func scrapeAfterWorkload(t *testing.T) string {
 		}
 	}
 
-	resp, err := http.Get("http://" + at.Admin.String() + "/metrics")
+	return scrape(t, at.Admin.String())
+}
+
+// scrapeStandby runs luaproxy in active/standby mode and returns its
+// /metrics as soon as it has started (holding the lease or not: the lease
+// series exist either way).
+func scrapeStandby(t *testing.T, up *redistest.Server) string {
+	t.Helper()
+	args := []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--upstream", "redis://" + up.Addr,
+		"--lease-key", "luaproxy:metrics-test", "--lease-ttl", "1s"}
+	at, errw, stop, done := startRun(t, args)
+	defer func() {
+		stop <- syscall.SIGTERM
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d: %s", code, errw.String())
+		}
+	}()
+	return scrape(t, at.Admin.String())
+}
+
+// scrape returns the /metrics page of the admin server at addr.
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
