@@ -141,12 +141,16 @@ type Command struct {
 	getKeys  getKeysProc // Redis's own procedure for irregular commands
 	keyspace bool        // touches the whole keyspace though it names no key
 	blocks   blockKind
+	hasSpec  bool  // some key spec names real keys (not NOT_KEY)
+	varFlags bool  // some key spec has VARIABLE_FLAGS
+	subIndex index // Subcommands, for Lookup
 }
 
 // Table is a command table. It is immutable once built and safe for
 // concurrent use.
 type Table struct {
-	cmds map[string]*Command
+	cmds  map[string]*Command
+	index index
 }
 
 // Builtin returns Redis 7.0.15's own command table, generated from its
@@ -161,6 +165,7 @@ func newTable(cmds []*Command) *Table {
 		finish(c)
 		t.cmds[c.Name] = c
 	}
+	t.index = newIndex(t.cmds)
 	return t
 }
 
@@ -170,9 +175,15 @@ func finish(c *Command) {
 	c.getKeys = getKeysFor(c.Name)
 	c.keyspace = touchesKeyspace(c.Name)
 	c.blocks = blockKindFor(c.Name, c.Flags)
+	c.hasSpec, c.varFlags = false, false
+	for _, ks := range c.KeySpecs {
+		c.hasSpec = c.hasSpec || ks.Flags&KeyNotKey == 0
+		c.varFlags = c.varFlags || ks.Flags&KeyVariableFlags != 0
+	}
 	for _, s := range c.Subcommands {
 		finish(s)
 	}
+	c.subIndex = newIndex(c.Subcommands)
 }
 
 // Len returns the number of top-level commands.
@@ -202,6 +213,7 @@ func (t *Table) Merge(over *Table) *Table {
 	for name, c := range over.cmds {
 		m.cmds[name] = mergeCommand(t.cmds[name], c)
 	}
+	m.index = newIndex(m.cmds)
 	return m
 }
 
@@ -244,41 +256,15 @@ func (t *Table) LookupName(argv [][]byte) (cmd *Command, knownContainer bool) {
 	if len(argv) == 0 {
 		return nil, false
 	}
-	c := lookup(t.cmds, argv[0])
+	c := t.index.find(argv[0])
 	if c == nil {
 		return nil, false
 	}
 	if c.Subcommands == nil || len(argv) == 1 {
 		return c, false
 	}
-	if sub := lookup(c.Subcommands, argv[1]); sub != nil {
+	if sub := c.subIndex.find(argv[1]); sub != nil {
 		return sub, false
 	}
 	return nil, true
-}
-
-// lookup finds name in m ignoring ASCII case, without allocating.
-func lookup(m map[string]*Command, name []byte) *Command {
-	if c, ok := m[string(name)]; ok {
-		return c
-	}
-	var buf [64]byte
-	lower := buf[:0]
-	if len(name) > len(buf) {
-		lower = make([]byte, len(name)) // no Redis command is that long
-	} else {
-		lower = buf[:len(name)]
-	}
-	changed := false
-	for i, b := range name {
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-			changed = true
-		}
-		lower[i] = b
-	}
-	if !changed {
-		return nil
-	}
-	return m[string(lower)]
 }

@@ -51,15 +51,7 @@ func (c *Command) Keys(argv [][]byte, dst [][]byte) ([][]byte, Access) {
 	if c.keyspace {
 		return dst, AllKeys
 	}
-	hasSpec, varFlags := false, false
-	for i := range c.KeySpecs {
-		if c.KeySpecs[i].Flags&KeyNotKey == 0 {
-			hasSpec = true
-		}
-		if c.KeySpecs[i].Flags&KeyVariableFlags != 0 {
-			varFlags = true
-		}
-	}
+	hasSpec, varFlags := c.hasSpec, c.varFlags
 	if hasSpec && (!varFlags || c.getKeys == procNone) {
 		if keys, ok := specKeys(c.KeySpecs, argv, dst); ok {
 			return c.found(keys)
