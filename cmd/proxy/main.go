@@ -247,7 +247,11 @@ func newScripting(cfg config.Config, up config.Upstream, srv *proxy.Server, log 
 		MemoryLimit: cfg.LuaMemoryLimit,
 		TimeLimit:   cfg.LuaTimeLimit,
 		Logger:      log.Named("lua"),
+		// One table for what scripts may call and for the keys the
+		// lock manager locks.
+		Commands: loadCommands(context.Background(), cfg, log),
 	}
+	srv.SetCommands(vmCfg.Commands)
 	if vmCfg.MemoryLimit == 0 {
 		vmCfg.MemoryLimit = -1 // luavm reads 0 as its default, -1 as none
 	}
