@@ -140,26 +140,78 @@ func TestLoadDir(t *testing.T) {
 	}
 }
 
-// TestMulti: FUNCTION and FCALL inside MULTI are refused and the
-// transaction fails at EXEC, as with any command Redis refuses.
+// TestMulti: FCALL and FUNCTION queue inside MULTI and run at EXEC in
+// order with the other commands, as in Redis; queue-time errors fail the
+// transaction. Functions alone (no Scripting handler in front, which holds
+// transactions) refuses them.
 func TestMulti(t *testing.T) {
 	h, _ := newHarness(t)
 	p := h.DialProxy(t)
 	mustDo(t, p, "+OK\r\n", "FUNCTION", "FLUSH")
-	mustDo(t, p, "$5\r\nmylib\r\n", "FUNCTION", "LOAD", libA)
 	mustDo(t, p, "+OK\r\n", "MULTI")
-	mustDo(t, p, "+QUEUED\r\n", "SET", "a", "1")
 	if got := string(p.MustDo(t, "FCALL", "f1", "1", "k", "v")); !strings.HasPrefix(got, "-ERR luaproxy does not support") {
-		t.Fatalf("FCALL in MULTI: %q", got)
+		t.Fatalf("FCALL in MULTI without Scripting: %q", got)
 	}
 	mustDo(t, p, "-EXECABORT Transaction discarded because of previous errors.\r\n", "EXEC")
-	h.Diff(t, []step{
-		cmd("MULTI"),
-		cmd("FCALL"),
-		cmd("FUNCTION", "NOPE"),
-		cmd("FUNCTION", "DELETE"),
-		cmd("EXEC"),
-	})
+
+	hs := newScriptingHarness(t)
+	setup := []step{cmd("FUNCTION", "FLUSH"), cmd("FUNCTION", "LOAD", libA), cmd("DEL", "k", "a")}
+	for name, steps := range map[string][]step{
+		"fcall-in-order": {
+			cmd("MULTI"),
+			cmd("SET", "a", "1"),
+			cmd("FCALL", "f1", "1", "k", "v"),
+			cmd("GET", "k"),
+			cmd("FCALL_RO", "ro1", "1", "k"),
+			cmd("INCR", "a"),
+			cmd("FCALL", "nope", "0"),
+			cmd("EXEC"),
+			cmd("GET", "a"),
+		},
+		"function-subcommands": {
+			cmd("MULTI"),
+			cmd("FUNCTION", "LOAD", "REPLACE", libA),
+			cmd("FUNCTION", "DELETE", "mylib"),
+			cmd("FCALL", "f1", "1", "k", "v"),
+			cmd("EXEC"),
+		},
+		"queue-time-errors": {
+			cmd("MULTI"),
+			cmd("FCALL"),
+			cmd("FUNCTION", "NOPE"),
+			cmd("FUNCTION", "DELETE"),
+			cmd("FCALL", "f1", "1", "k", "v"),
+			cmd("EXEC"),
+			cmd("GET", "k"),
+		},
+		"watch": {
+			cmd("WATCH", "k"),
+			cmd("SET", "k", "changed"),
+			cmd("MULTI"),
+			cmd("FCALL", "f1", "1", "k", "v"),
+			cmd("EXEC"),
+			cmd("GET", "k"),
+		},
+	} {
+		t.Run(name, func(t *testing.T) { hs.Diff(t, append(append([]step(nil), setup...), steps...)) })
+	}
+}
+
+// newScriptingHarness runs Functions behind a Scripting handler, as the
+// luaproxy binary does.
+func newScriptingHarness(t *testing.T) *harness.Harness {
+	t.Helper()
+	vm, err := luavm.New(luavm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vm.Close)
+	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return harness.Start(t, harness.WithHandler(proxy.NewScripting(vm, proxy.ScriptingOptions{Functions: f}, nil, nil)))
 }
 
 // TestKillAndStats runs a function that never ends, watches it in FUNCTION
