@@ -103,7 +103,7 @@ type scriptConn struct {
 	pool *scriptPool
 	db   int
 
-	dialMu sync.Mutex // held while dialling; taken before mu
+	dialMu sync.Mutex // held while dialling, before mu
 
 	mu       sync.Mutex
 	link     *scriptLink // nil: none (not dialled yet, or lost)
@@ -167,11 +167,14 @@ func (c *scriptConn) do(w *scriptWaiter, argv [][]byte) ([]byte, error) {
 	return w.reply, nil
 }
 
-// connect returns the live link, dialling one if there is none. After a
-// failed dial it waits a growing delay before the next, and meanwhile
-// refuses at once.
+// connect returns the live link, dialling one if there is none. While
+// another call dials, and for a growing delay after a failed dial, it
+// refuses at once: the script then uses its session's connection rather
+// than wait.
 func (c *scriptConn) connect() (*scriptLink, error) {
-	c.dialMu.Lock()
+	if !c.dialMu.TryLock() {
+		return nil, fmt.Errorf("%w: dialling", errScriptNotSent)
+	}
 	defer c.dialMu.Unlock()
 	c.mu.Lock()
 	l, closed, next := c.link, c.closed || c.pool.isClosed(), c.nextDial
