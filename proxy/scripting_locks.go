@@ -33,6 +33,8 @@ type lockedRun struct {
 // again has c put back as the client left it first. It returns the
 // script's reply, or -BUSY if a script holding the keys is busy.
 func (r *lockedRun) run(ctx context.Context, c *sessionCaller, fn func(ctx context.Context, caller luavm.Caller) []byte) []byte {
+	began := time.Now()
+	defer func() { r.logSlow(time.Since(began), c.calls) }()
 	if o := r.sess.txOwner; o != nil {
 		// Inside a transaction, which holds the locks of all its commands.
 		lc := lockedCaller{inner: c, run: r, owner: o, cancel: func() {}}
@@ -74,6 +76,23 @@ func (r *lockedRun) run(ctx context.Context, c *sessionCaller, fn func(ctx conte
 		c.reset(r.sess.Upstream(), r.sess.Proto(), r.sess.DB())
 		global = true
 	}
+}
+
+// logSlow is the slow-script log: every run longer than
+// slow-script-threshold, with what an operator needs to find it.
+func (r *lockedRun) logSlow(elapsed time.Duration, calls int) {
+	limit := r.srv.cfg.SlowScriptThreshold
+	if limit <= 0 || elapsed < limit {
+		return
+	}
+	kind := "script"
+	if r.function {
+		kind = "function"
+	}
+	r.sess.log.Warn("slow script",
+		zap.String("kind", kind), zap.String("name", r.name),
+		zap.Duration("duration", elapsed), zap.Duration("lock_wait", r.waited),
+		zap.Int("calls", calls), zap.Int("keys", len(r.keys)))
 }
 
 func (r *lockedRun) observeWait() {

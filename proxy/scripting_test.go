@@ -1,11 +1,21 @@
 package proxy
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/luaproxy/luaproxy/config"
+	"github.com/luaproxy/luaproxy/internal/redistest"
+	"github.com/luaproxy/luaproxy/luavm"
 )
 
 func TestDecodeSHA(t *testing.T) {
@@ -129,4 +139,42 @@ func FuzzDecodeSHA(f *testing.F) {
 			t.Fatalf("decodeSHA(%q) = %x, %v; encoding/hex: %x, %v", s, sum, ok, want, err)
 		}
 	})
+}
+
+// TestSlowScriptLog: a run over slow-script-threshold is logged with its
+// SHA1, duration, calls and keys count.
+func TestSlowScriptLog(t *testing.T) {
+	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	vm, err := luavm.New(luavm.Config{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vm.Close)
+	core, logs := observer.New(zap.WarnLevel)
+	cfg := config.Default()
+	cfg.Upstream = "redis://" + up.Addr
+	cfg.SlowScriptThreshold = time.Nanosecond
+	srv, err := New(cfg, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetHandler(NewScripting(vm, ScriptingOptions{}, nil, nil))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+
+	body := "redis.call('SET', KEYS[1], 'v') return redis.call('GET', KEYS[1])"
+	redistest.Dial(t, ln.Addr().String()).MustDo(t, "EVAL", body, "1", "k")
+	entries := logs.FilterMessage("slow script").All()
+	if len(entries) != 1 {
+		t.Fatalf("%d slow-script entries, want 1", len(entries))
+	}
+	sum := sha1.Sum([]byte(body))
+	f := entries[0].ContextMap()
+	if f["kind"] != "script" || f["name"] != hex.EncodeToString(sum[:]) || f["calls"] != int64(2) || f["keys"] != int64(1) {
+		t.Fatalf("slow-script entry: %v", f)
+	}
 }
