@@ -172,6 +172,14 @@ func newTable(cmds []*Command) *Table {
 // finish derives what a Command knows from its name alone: Redis's rules
 // for irregular commands live in code, not in COMMAND's reply.
 func finish(c *Command) {
+	for _, s := range c.Subcommands {
+		finish(s)
+	}
+	finishOne(c)
+}
+
+// finishOne is finish for c alone, its subcommands being finished already.
+func finishOne(c *Command) {
 	c.getKeys = getKeysFor(c.Name)
 	c.keyspace = touchesKeyspace(c.Name)
 	c.blocks = blockKindFor(c.Name, c.Flags)
@@ -179,9 +187,6 @@ func finish(c *Command) {
 	for _, ks := range c.KeySpecs {
 		c.hasSpec = c.hasSpec || ks.Flags&KeyNotKey == 0
 		c.varFlags = c.varFlags || ks.Flags&KeyVariableFlags != 0
-	}
-	for _, s := range c.Subcommands {
-		finish(s)
 	}
 	c.subIndex = newIndex(c.Subcommands)
 }
@@ -236,7 +241,7 @@ func mergeCommand(base, over *Command) *Command {
 		}
 		c.Subcommands = subs
 	}
-	finish(&c)
+	finishOne(&c) // the subcommands are finished, and may be shared
 	return &c
 }
 

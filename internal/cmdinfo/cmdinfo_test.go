@@ -225,3 +225,34 @@ func BenchmarkKeys(b *testing.B) {
 		})
 	}
 }
+
+// TestConcurrentUse reads a table from several goroutines while tables
+// are merged from it: run under -race.
+func TestConcurrentUse(t *testing.T) {
+	base := Builtin()
+	over, err := Parse([]byte("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n" +
+		"*1\r\n*10\r\n$9\r\nclient|id\r\n:2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*0\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			var dst [][]byte
+			for i := 0; i < 200; i++ {
+				a := argv("CLIENT KILL ID 1")
+				dst, _ = base.Keys(a, dst)
+				base.Lookup(a).Blocks(a)
+				m := base.Merge(over)
+				if m.Lookup(argv("client kill")) == nil || m.Lookup(argv("client id")) == nil {
+					t.Error("merge lost a subcommand")
+					return
+				}
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+}
