@@ -16,8 +16,33 @@ import (
 // generator and the parser. Flags COMMAND hides are left out.
 func TestParseMatchesBuiltin(t *testing.T) {
 	s := redistest.Start(t)
-	c := s.Dial(t)
-	raw := c.MustDo(t, "COMMAND")
+	for _, proto := range []string{"2", "3"} {
+		t.Run("RESP"+proto, func(t *testing.T) {
+			c := s.Dial(t)
+			c.MustDo(t, "HELLO", proto)
+			parseMatchesBuiltin(t, c.MustDo(t, "COMMAND"))
+		})
+	}
+	t.Run("COMMAND INFO", func(t *testing.T) {
+		raw := s.Dial(t).MustDo(t, "COMMAND", "INFO", "get", "nosuch", "client", "CONFIG|GET")
+		tb, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range tb.Commands() {
+			names = append(names, c.Name)
+		}
+		if strings.Join(names, " ") != "client config|get get" {
+			t.Errorf("COMMAND INFO get nosuch client CONFIG|GET parsed as %q", names)
+		}
+		if tb.Lookup([][]byte{[]byte("client"), []byte("kill")}) == nil {
+			t.Error("CLIENT KILL missing")
+		}
+	})
+}
+
+func parseMatchesBuiltin(t *testing.T, raw []byte) {
 	parsed, err := Parse(raw)
 	if err != nil {
 		t.Fatal(err)
