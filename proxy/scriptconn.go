@@ -40,9 +40,10 @@ import (
 
 // scriptPool is the set of shared script connections of a Server.
 type scriptPool struct {
-	srv  *Server
-	size int // connections per database
-	next atomic.Uint32
+	srv     *Server
+	size    int // connections per database
+	next    atomic.Uint32
+	waiters sync.Pool // *scriptWaiter
 
 	mu     sync.Mutex
 	sets   map[int][]*scriptConn // by database, created on first use
@@ -125,7 +126,7 @@ type scriptLink struct {
 	broken bool
 }
 
-// scriptWaiter is one caller waiting for a reply; a caller reuses it for
+// scriptWaiter is one script waiting for a reply; a script reuses it for
 // each of its calls (it has at most one in flight).
 type scriptWaiter struct {
 	ch    chan struct{} // cap 1: the reply or err is ready
@@ -133,7 +134,22 @@ type scriptWaiter struct {
 	err   error
 }
 
-func newScriptWaiter() *scriptWaiter { return &scriptWaiter{ch: make(chan struct{}, 1)} }
+// getWaiter returns a waiter for a script's calls; putWaiter takes it
+// back once the script has ended.
+func (p *scriptPool) getWaiter() *scriptWaiter {
+	if w, ok := p.waiters.Get().(*scriptWaiter); ok {
+		return w
+	}
+	return &scriptWaiter{ch: make(chan struct{}, 1)}
+}
+
+func (p *scriptPool) putWaiter(w *scriptWaiter) {
+	if cap(w.reply) > 64<<10 {
+		w.reply = nil // do not keep one large reply's memory
+	}
+	w.err = nil
+	p.waiters.Put(w)
+}
 
 // do sends argv and returns its raw reply, which stays valid until w's
 // next call. An error wrapping errScriptNotSent means nothing was sent;

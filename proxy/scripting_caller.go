@@ -42,7 +42,7 @@ type sessionCaller struct {
 
 	own    bool          // calls go on the session's connection
 	shared *scriptConn   // the shared connection of the script's calls; nil until the first
-	w      *scriptWaiter // kept across runs
+	w      *scriptWaiter // for the shared connection's replies; nil until the first
 }
 
 var (
@@ -54,7 +54,7 @@ var (
 )
 
 func (c *sessionCaller) reset(up *UpstreamConn, proto, db int) {
-	*c = sessionCaller{up: up, proto: proto, origProto: proto, origDB: db, w: c.w}
+	*c = sessionCaller{up: up, proto: proto, origProto: proto, origDB: db}
 	c.own = up == nil || up.sess == nil || up.sess.srv.scripts == nil || up.sess.scriptsOwnConn
 }
 
@@ -110,8 +110,13 @@ func (c *sessionCaller) hello(proto int) error {
 }
 
 // restore gives the connection back in the state the client left it:
-// its database and its protocol.
+// its database and its protocol. It also hands back what the script used
+// of the shared connections; the caller must not Call again before reset.
 func (c *sessionCaller) restore() error {
+	if c.w != nil {
+		c.shared.pool.putWaiter(c.w)
+		c.w = nil
+	}
 	if c.selected {
 		reply, err := c.up.Do([][]byte{[]byte("SELECT"), strconv.AppendInt(nil, int64(c.origDB), 10)})
 		if err != nil {
@@ -136,7 +141,7 @@ func (c *sessionCaller) callShared(argv [][]byte) ([]byte, error) {
 		c.shared = c.up.sess.srv.scripts.pick(c.origDB)
 	}
 	if c.w == nil {
-		c.w = newScriptWaiter()
+		c.w = c.shared.pool.getWaiter()
 	}
 	reply, err := c.shared.do(c.w, argv)
 	if err != nil {
