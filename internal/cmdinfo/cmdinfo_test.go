@@ -179,6 +179,21 @@ func TestMerge(t *testing.T) {
 	if c := m.Lookup(argv("json.set")); c.Flags != Write|DenyOOM {
 		t.Errorf("json.set flags %v", c.Flags)
 	}
+	// Module commands whose keys only their getkeys callback knows, and
+	// one from before key specs (legacy range only).
+	mod, err = Parse([]byte("*2\r\n" +
+		"*10\r\n$7\r\nmod.get\r\n:-2\r\n*2\r\n+readonly\r\n+movablekeys\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*0\r\n" +
+		"*6\r\n$7\r\nmod.old\r\n:-2\r\n*1\r\n+write\r\n:2\r\n:-1\r\n:2\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = base.Merge(mod)
+	if keys, acc := m.Keys(argv("MOD.GET a b"), nil); acc != AllKeys {
+		t.Errorf("MOD.GET a b (movable keys): %v %q", acc, keys)
+	}
+	if keys, acc := m.Keys(argv("MOD.OLD x a 1 b 2"), nil); acc != Keys || len(keys) != 2 || string(keys[1]) != "b" {
+		t.Errorf("MOD.OLD x a 1 b 2 (legacy range): %v %q", acc, keys)
+	}
 }
 
 func TestParseErrors(t *testing.T) {

@@ -65,14 +65,13 @@ func (c *Command) Keys(argv [][]byte, dst [][]byte) ([][]byte, Access) {
 		}
 		return c.found(keys)
 	}
-	if hasSpec {
+	if hasSpec || c.Flags&MovableKeys != 0 {
+		// Keys exist that neither the specs nor a procedure of ours can
+		// find: a module's getkeys callback, say.
 		return dst, AllKeys
 	}
 	if len(c.KeySpecs) == 0 && c.FirstKey > 0 {
 		// A table from an upstream older than 7.0: only the legacy range.
-		if c.Flags&MovableKeys != 0 {
-			return dst, AllKeys
-		}
 		legacy := KeySpec{Begin: BeginIndex, Index: c.FirstKey, Find: FindRange, KeyStep: c.Step}
 		if c.LastKey >= 0 {
 			legacy.LastKey = c.LastKey - c.FirstKey
