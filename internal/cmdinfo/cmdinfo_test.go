@@ -271,3 +271,10 @@ func TestConcurrentUse(t *testing.T) {
 		<-done
 	}
 }
+
+func BenchmarkBuiltin(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		Builtin()
+	}
+}

@@ -3,7 +3,9 @@ package cmdinfo
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -242,11 +244,26 @@ func readLen(b []byte) (int, []byte) {
 }
 
 // deliberate lists where Keys answers AllKeys though Redis's GETKEYS
-// lists keys: SORT reading keys through BY/GET patterns, and EVAL/FCALL
-// key counts the command itself refuses (negative, not a number, more
+// lists keys: SORT reading keys through BY/GET patterns, key counts the
+// command itself refuses though GETKEYS's atoi reads them ("01"), and
+// EVAL/FCALL key counts the command refuses (negative, not a number, more
 // than the arguments), for which GETKEYS answers an empty list.
 func deliberate(argv []string, c *Command, wantKeys []string) bool {
 	name := strings.ToLower(argv[0])
+	if c != nil {
+		at := 0
+		switch c.getKeys {
+		case procNumkeys:
+			at = 1
+		case procNumkeys2, procDestNumkeys:
+			at = 2
+		}
+		if at > 0 && at < len(argv) {
+			if _, ok := parseCount([]byte(argv[at])); !ok {
+				return true
+			}
+		}
+	}
 	if c != nil && c.Flags&NoMandatoryKeys != 0 && len(wantKeys) == 0 && len(argv) > 2 {
 		n, err := strconv.Atoi(argv[2])
 		if err != nil || n < 0 || n > len(argv)-3 {
@@ -273,6 +290,7 @@ func TestKeysMatchRedis(t *testing.T) {
 	for _, line := range keysCorpus {
 		corpus = append(corpus, argvOf(line))
 	}
+	corpus = append(corpus, randomCorpus(tb, 6000)...)
 	for _, argv := range corpus {
 		_ = conn.Send(append([]string{"COMMAND", "GETKEYS"}, argv...)...)
 	}
@@ -312,6 +330,37 @@ func TestKeysMatchRedis(t *testing.T) {
 		}
 		same++
 	}
-	t.Logf("Keys vs COMMAND GETKEYS: %d invocations of %d commands/subcommands, %d identical, %d deliberately AllKeys (SORT BY/GET patterns, malformed EVAL/FCALL numkeys)",
+	t.Logf("Keys vs COMMAND GETKEYS: %d invocations of %d commands/subcommands, %d identical, %d deliberately AllKeys (SORT BY/GET patterns, malformed numkeys)",
 		len(corpus), len(names), same, skipped)
+}
+
+// randomCorpus builds n invocations of the commands with keys, their
+// arguments drawn from the keywords and numbers their key procedures
+// look for, with a fixed seed.
+func randomCorpus(tb *Table, n int) [][]string {
+	var keyed [][]string // the command's name, or container and sub name
+	for _, c := range tb.Commands() {
+		if c.hasSpec || c.getKeys != procNone {
+			keyed = append(keyed, []string{c.Name})
+		}
+		for name, sub := range c.Subcommands {
+			if sub.hasSpec {
+				keyed = append(keyed, []string{c.Name, name})
+			}
+		}
+	}
+	sort.Slice(keyed, func(i, j int) bool { return strings.Join(keyed[i], " ") < strings.Join(keyed[j], " ") })
+	tokens := []string{"a", "b", "c", "", "0", "1", "2", "3", "-1", "01", "x*",
+		"STORE", "storedist", "KEYS", "STREAMS", "BLOCK", "COUNT", "GROUP", "NOACK", "BY", "GET", "#",
+		"LIMIT", "AUTH", "AUTH2", "COPY", "REPLACE", "WEIGHTS", "SET", "INCRBY", "OVERFLOW", "u8"}
+	r := rand.New(rand.NewPCG(1, 2))
+	out := make([][]string, 0, n)
+	for len(out) < n {
+		argv := append([]string(nil), keyed[r.IntN(len(keyed))]...)
+		for i := r.IntN(9); i >= 0; i-- {
+			argv = append(argv, tokens[r.IntN(len(tokens))])
+		}
+		out = append(out, argv)
+	}
+	return out
 }
