@@ -27,11 +27,13 @@ test:
 test-short:
 	$(GO) test -timeout 10m ./...
 
-## bench: pass-through benchmark against direct Redis and a no-op forwarder, plus Go benchmarks
+## bench: pass-through benchmark against direct Redis and a no-op forwarder, scripts against
+## native Redis, the cost and the scaling of the shard locks, plus Go benchmarks
 bench:
 	bash deploy/local/need-redis.sh
 	$(GO) run ./test/bench
 	$(GO) run ./test/bench/scripts
+	$(GO) run ./test/bench/locks
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy/ ./luavm/...
 
 ## fuzz: each fuzz target for FUZZTIME
