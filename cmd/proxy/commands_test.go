@@ -15,7 +15,7 @@ import (
 	"github.com/luaproxy/luaproxy/internal/redistest"
 )
 
-func argvOf(args ...string) [][]byte {
+func commandArgv(args ...string) [][]byte {
 	out := make([][]byte, len(args))
 	for i, a := range args {
 		out[i] = []byte(a)
@@ -75,12 +75,12 @@ func TestLoadCommands(t *testing.T) {
 				{[]string{"PUBLISH", "ch", "m"}, cmdinfo.MayReplicate},
 				{[]string{"SET", "k", "v"}, cmdinfo.Write | cmdinfo.DenyOOM},
 			} {
-				cmd := tbl.Lookup(argvOf(c.argv...))
+				cmd := tbl.Lookup(commandArgv(c.argv...))
 				if cmd == nil || cmd.Flags&c.flag != c.flag {
 					t.Errorf("%q: %+v, want flags %v", c.argv, cmd, c.flag)
 				}
 			}
-			keys, acc := tbl.Keys(argvOf("MGET", "a", "b"), nil)
+			keys, acc := tbl.Keys(commandArgv("MGET", "a", "b"), nil)
 			if acc != cmdinfo.Keys || len(keys) != 2 {
 				t.Errorf("MGET a b: %v %q", acc, keys)
 			}
