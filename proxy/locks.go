@@ -294,6 +294,17 @@ func (m *lockManager) oldestHolderLocked(shards []uint32) *lockOwner {
 	return oldest
 }
 
+// busyGlobal returns the holder of the global exclusive mode if it has
+// run for at least busy (positive), else nil.
+func (m *lockManager) busyGlobal(busy time.Duration) *lockOwner {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g := m.global; g != nil && busy > 0 && time.Since(g.start) >= busy {
+		return g
+	}
+	return nil
+}
+
 // releaseShared lets go of what acquireShared took.
 func (m *lockManager) releaseShared(h *sharedHold) {
 	switch h.count {

@@ -85,6 +85,14 @@ func (s *Session) lockForward(e *pending, argv [][]byte, kind cmdKind) bool {
 	}
 	switch access {
 	case cmdinfo.NoKeys:
+		if m.gate.Load() != 0 && cmd.Flags&cmdinfo.AllowBusy == 0 {
+			// A script holding the whole keyspace is as busy as Redis
+			// running it: past the threshold, Redis answers BUSY to
+			// nearly everything, keyless commands included.
+			if b := m.busyGlobal(s.srv.busyThreshold()); b != nil {
+				return s.answerBusy(b)
+			}
+		}
 		return true
 	case cmdinfo.AllKeys:
 		return s.lockShared(e, nil, true, true)
@@ -130,6 +138,12 @@ func (s *Session) lockShared(e *pending, shards []uint32, global, mayBusy bool) 
 	if blocker == nil {
 		return true
 	}
+	return s.answerBusy(blocker)
+}
+
+// answerBusy answers the command -BUSY, after the replies of everything
+// before it, instead of forwarding it.
+func (s *Session) answerBusy(blocker *lockOwner) bool {
 	s.srv.metrics.busyReplies.Inc()
 	if s.drain() {
 		_ = s.writeLocal(busyReply(blocker))

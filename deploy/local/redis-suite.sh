@@ -13,7 +13,9 @@ args=(--port "$rport" --bind 127.0.0.1 --save '' --enable-debug-command yes --di
 for c in EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT FUNCTION FCALL FCALL_RO; do args+=(--rename-command "$c" ""); done
 redis-server "${args[@]}" >"$dir/redis.log" 2>&1 &
 rpid=$!
-"$bin" --listen "127.0.0.1:$pport" --upstream "redis://127.0.0.1:$rport" --admin-listen "" >"$dir/proxy.log" 2>&1 &
+# A script left spinning by a failed test (see README) is ended after 20s
+# so that it does not hold up the rest of the run.
+"$bin" --listen "127.0.0.1:$pport" --upstream "redis://127.0.0.1:$rport" --admin-listen "" --lua-time-limit 20s >"$dir/proxy.log" 2>&1 &
 ppid=$!
 trap 'kill $ppid $rpid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do redis-cli -p "$pport" ping >/dev/null 2>&1 && break; sleep 0.1; done
