@@ -27,6 +27,7 @@ type metrics struct {
 	busyReplies      prometheus.Counter
 	escalatedScripts prometheus.Counter
 	lockWait         *prometheus.HistogramVec // by who waited: command, script, function
+	rtt              *rttMetrics
 }
 
 func newMetrics() *metrics {
@@ -57,6 +58,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.clients, m.clientsTotal, commands, m.upstreamErrors, m.dialSeconds, m.upstreamUp,
 		m.busyReplies, m.lockWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.rtt = newRTTMetrics(m.reg)
 	return m
 }
 

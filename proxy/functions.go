@@ -929,6 +929,6 @@ func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro b
 		// function's first redis.call, which the upstream refused.
 		reply = errNoAuth
 	}
-	f.metrics.observe(name, time.Since(rc.start), len(reply) > 0 && reply[0] == '-')
+	f.metrics.observe(name, reply, time.Since(rc.start), caller.calls, run.waited)
 	return reply
 }

@@ -1,13 +1,8 @@
 package proxy
 
 import (
-	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestGlobMatch(t *testing.T) {
@@ -87,31 +82,4 @@ func FuzzGlobMatch(f *testing.F) {
 			t.Fatalf("* does not match %q", s)
 		}
 	})
-}
-
-func TestFunctionMetricsBounded(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m, err := newFunctionMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < maxFunctionLabels+10; i++ {
-		m.observe("f"+strconv.Itoa(i), time.Millisecond, i%2 == 0)
-	}
-	m.observe("f0", time.Millisecond, false)
-	if got := testutil.ToFloat64(m.calls.WithLabelValues("f0")); got != 2 {
-		t.Errorf("calls of f0 = %v, want 2", got)
-	}
-	if got := testutil.ToFloat64(m.calls.WithLabelValues("other")); got != 10 {
-		t.Errorf("calls under other = %v, want 10", got)
-	}
-	if got := testutil.ToFloat64(m.errors.WithLabelValues("f0")); got != 1 {
-		t.Errorf("errors of f0 = %v, want 1", got)
-	}
-	if n := testutil.CollectAndCount(m.calls); n != maxFunctionLabels+1 {
-		t.Errorf("%d call series, want %d", n, maxFunctionLabels+1)
-	}
-	if _, err := newFunctionMetrics(reg); err == nil {
-		t.Error("registering the metrics twice succeeded")
-	}
 }

@@ -15,6 +15,8 @@ type pending struct {
 	// lock is the command's shard locks, let go of once its reply has
 	// been delivered or has failed.
 	lock sharedHold
+	// sent, if not 0, is when a sampled command was queued (rttMetrics).
+	sent int64
 }
 
 // replyQueue connects a session's request side to its reply side. The

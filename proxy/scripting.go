@@ -42,7 +42,7 @@ type ScriptingOptions struct {
 	// an EVALSHA that misses the local cache before NOSCRIPT is answered.
 	Store ScriptStore
 	// MetricSHAs is how many distinct scripts get a sha label of their
-	// own in luaproxy_scripts_total; the rest count as "other". 0 means 100.
+	// own in the per-run metrics; the rest count as "other". 0 means 100.
 	MetricSHAs int
 }
 
@@ -70,7 +70,7 @@ func NewScripting(vm *luavm.VM, opts ScriptingOptions, log *zap.Logger, reg prom
 	}
 	h := &Scripting{vm: vm, functions: opts.Functions, store: opts.Store, log: log}
 	h.m = newScriptMetrics(reg, opts.MetricSHAs)
-	h.cache = newScriptCache(opts.CacheSize, h.m.counterFor)
+	h.cache = newScriptCache(opts.CacheSize, h.m)
 	h.commands = []string{"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "SCRIPT"}
 	if h.functions != nil {
 		if l, ok := h.functions.(CommandLister); ok {
@@ -158,6 +158,7 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 	}
 	// Redis checks the SHA's length first, then numkeys, then the cache.
 	if bySHA && len(argv[1]) != 40 {
+		h.m.noScript()
 		return errNoScript
 	}
 	n, ok := string2ll(argv[2])
@@ -173,6 +174,7 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 	cached := true
 	if bySHA {
 		if e = h.lookupSHA(ctx, argv[1]); e == nil {
+			h.m.noScript()
 			return errNoScript
 		}
 	} else {
@@ -212,7 +214,7 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 		// the run's outcome.
 		e = h.cache.add(e, false)
 	}
-	h.m.observe(e, reply, elapsed, calls)
+	h.m.observe(e, reply, elapsed, calls, run.waited)
 	return reply
 }
 

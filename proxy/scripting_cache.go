@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/luaproxy/luaproxy/luavm"
 )
 
@@ -23,8 +21,8 @@ type cachedScript struct {
 	loaded atomic.Bool
 	// used is the cache's clock at the last run, for LRU eviction.
 	used atomic.Uint64
-	// runs counts the script's runs (luaproxy_scripts_total{sha}).
-	runs prometheus.Counter
+	// series are the script's per-run metrics, resolved once.
+	series *runSeries
 }
 
 // scriptCache maps SHA1 digests to script bodies for EVALSHA and SCRIPT
@@ -39,14 +37,21 @@ type scriptCache struct {
 	evalLimit int // scripts added by EVAL only, beyond which the LRU goes
 	evalCount int // cached scripts that are not loaded
 	clock     atomic.Uint64
-	counter   func(sha string) prometheus.Counter
+	evictions atomic.Uint64 // scripts evictLocked dropped
+	metrics   *scriptMetrics
 }
 
-func newScriptCache(evalLimit int, counter func(sha string) prometheus.Counter) *scriptCache {
+// newScriptCache returns an empty cache; metrics, if not nil, gives each
+// new script its series and reads the cache's size and evictions.
+func newScriptCache(evalLimit int, metrics *scriptMetrics) *scriptCache {
 	if evalLimit <= 0 {
 		evalLimit = DefaultScriptCacheSize
 	}
-	return &scriptCache{m: make(map[[20]byte]*cachedScript), evalLimit: evalLimit, counter: counter}
+	c := &scriptCache{m: make(map[[20]byte]*cachedScript), evalLimit: evalLimit, metrics: metrics}
+	if metrics != nil {
+		metrics.cache.Store(c)
+	}
+	return c
 }
 
 // decodeSHA decodes a 40-digit hex SHA1 in either case; ok is false for
@@ -127,8 +132,8 @@ func (c *scriptCache) add(e *cachedScript, loaded bool) *cachedScript {
 		old.used.Store(c.clock.Add(1))
 		return old
 	}
-	if c.counter != nil {
-		e.runs = c.counter(e.script.SHA())
+	if c.metrics != nil && e.series == nil {
+		e.series = c.metrics.counterFor(e.script.SHA())
 	}
 	e.loaded.Store(loaded)
 	e.used.Store(c.clock.Add(1))
@@ -159,6 +164,7 @@ func (c *scriptCache) evictLocked() {
 	if found {
 		delete(c.m, oldest)
 		c.evalCount--
+		c.evictions.Add(1)
 	}
 }
 
@@ -168,6 +174,14 @@ func (c *scriptCache) flush() {
 	c.m = make(map[[20]byte]*cachedScript)
 	c.evalCount = 0
 	c.mu.Unlock()
+}
+
+// sizes returns the number of cached scripts added by EVAL and by SCRIPT
+// LOAD.
+func (c *scriptCache) sizes() (eval, load int) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.evalCount, len(c.m) - c.evalCount
 }
 
 // len is the number of cached scripts.

@@ -161,7 +161,12 @@ func (c *lockedCaller) Call(argv [][]byte, proto int) ([]byte, error) {
 	if !c.owner.wrote && (cmd == nil || cmd.Flags&(cmdinfo.Write|cmdinfo.MayReplicate) != 0) {
 		srv.locks.markWrote(c.owner)
 	}
-	return c.inner.Call(argv, proto)
+	start := time.Now()
+	reply, err := c.inner.Call(argv, proto)
+	if err == nil {
+		srv.metrics.rtt.observeScript(start)
+	}
+	return reply, err
 }
 
 func (c *lockedCaller) escalate(shards []uint32, global bool) error {

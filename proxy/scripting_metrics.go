@@ -1,77 +1,87 @@
 package proxy
 
 import (
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// scriptMetrics are Scripting's series. The per-script counter is resolved
-// once per cached script, so a run costs a few atomic adds.
+// scriptMetrics are Scripting's series: the per-run series of scripts
+// (run_metrics.go), resolved once per cached script, and the script
+// cache's size and evictions.
 type scriptMetrics struct {
-	runs     *prometheus.CounterVec
-	errors   prometheus.Counter
-	duration prometheus.Histogram
-	calls    prometheus.Histogram
-
-	mu      sync.Mutex
-	maxSHAs int
-	shas    map[string]prometheus.Counter
-	other   prometheus.Counter
+	labels *runLabels
+	cache  atomic.Pointer[scriptCache] // set by newScriptCache
 }
 
 func newScriptMetrics(reg prometheus.Registerer, maxSHAs int) *scriptMetrics {
 	if maxSHAs <= 0 {
 		maxSHAs = 100
 	}
-	m := &scriptMetrics{maxSHAs: maxSHAs, shas: make(map[string]prometheus.Counter)}
-	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "luaproxy_scripts_total",
-		Help: "Script runs (EVAL, EVALSHA and _RO forms) by SHA1; scripts past the first few share sha=\"other\"."},
-		[]string{"sha"})
-	m.other = m.runs.WithLabelValues("other")
-	m.errors = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "luaproxy_script_errors_total", Help: "Script runs whose reply was an error."})
-	m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "luaproxy_script_duration_seconds", Help: "Time to run a script, its redis.call round trips included.",
-		Buckets: prometheus.ExponentialBuckets(0.00005, 4, 10)})
-	m.calls = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "luaproxy_script_calls", Help: "Commands a script run sent to Redis (redis.call and redis.pcall).",
-		Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64, 128, 1024}})
+	runs, err := newRunMetrics(reg)
+	if err != nil {
+		panic("luaproxy: " + err.Error())
+	}
+	m := &scriptMetrics{labels: newRunLabels(runs, runTypeScript, maxSHAs)}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.errors, m.duration, m.calls)
+		reg.MustRegister(&cacheCollector{m: m,
+			size: prometheus.NewDesc("luaproxy_script_cache_scripts",
+				"Scripts in the script cache, by how they got there: eval (EVAL, bounded, least recently used out) or load (SCRIPT LOAD, kept until SCRIPT FLUSH).",
+				[]string{"kind"}, nil),
+			evictions: prometheus.NewDesc("luaproxy_script_cache_evictions_total",
+				"Scripts added by EVAL that the script cache dropped to stay within its size.",
+				nil, nil),
+		})
 	}
 	return m
 }
 
-// counterFor returns the run counter for a script, labelled with its SHA1
-// while there is room.
-func (m *scriptMetrics) counterFor(sha string) prometheus.Counter {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c, ok := m.shas[sha]; ok {
-		return c
-	}
-	if len(m.shas) >= m.maxSHAs {
-		return m.other
-	}
-	c := m.runs.WithLabelValues(sha)
-	m.shas[sha] = c
-	return c
-}
+// counterFor returns the series of a script, labelled with its SHA1 while
+// there is room.
+func (m *scriptMetrics) counterFor(sha string) *runSeries { return m.labels.get(sha) }
 
 // observe records one run of e (which may not be cached: a script that did
-// not compile).
-func (m *scriptMetrics) observe(e *cachedScript, reply []byte, elapsed time.Duration, calls int) {
-	if e.runs != nil {
-		e.runs.Inc()
-	} else {
-		m.other.Inc()
+// not compile counts as "other").
+func (m *scriptMetrics) observe(e *cachedScript, reply []byte, elapsed time.Duration, calls int, lockWait time.Duration) {
+	s := e.series
+	if s == nil {
+		s = m.labels.other
 	}
-	if len(reply) > 0 && reply[0] == '-' {
-		m.errors.Inc()
+	s.observe(reply, elapsed, calls, lockWait)
+}
+
+// noScript records an EVALSHA of a script that is not cached: a run of
+// "other" that failed with NOSCRIPT before running anything.
+func (m *scriptMetrics) noScript() {
+	s := m.labels.other
+	s.runs.Inc()
+	s.m.errors.WithLabelValues(s.typ, s.name, "noscript").Inc()
+}
+
+// cacheCollector reads the script cache's size and evictions at scrape
+// time, so that the cache pays nothing for them.
+type cacheCollector struct {
+	m         *scriptMetrics
+	size      *prometheus.Desc
+	evictions *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.size
+	ch <- c.evictions
+}
+
+// Collect implements prometheus.Collector.
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	var eval, load int
+	var evicted uint64
+	if sc := c.m.cache.Load(); sc != nil {
+		eval, load = sc.sizes()
+		evicted = sc.evictions.Load()
 	}
-	m.duration.Observe(elapsed.Seconds())
-	m.calls.Observe(float64(calls))
+	ch <- prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(eval), "eval")
+	ch <- prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(load), "load")
+	ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(evicted))
 }

@@ -61,6 +61,7 @@ type Session struct {
 	parser      requestParser
 	batch       []pending
 	passCount   int
+	rttTick     uint8 // forwarded commands, for sampling their round trips
 	replyDone   chan struct{}
 	downErr     error
 	nextDial    time.Time
@@ -678,6 +679,9 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 	if !suppressed || spec.kind.isSubscription() && e.arg != 0 {
 		if !s.lockForward(&e, argv, spec.kind) {
 			return true // answered -BUSY
+		}
+		if s.rttTick++; s.rttTick%rttSampleEvery == 0 {
+			e.sent = s.srv.metrics.rtt.stamp()
 		}
 		s.batch = append(s.batch, e)
 	}

@@ -189,6 +189,9 @@ func (s *Session) flushReplies() error {
 
 // complete finishes the head entry.
 func (s *Session) complete(st *replyState) {
+	if e := &st.cur[st.idx]; e.sent != 0 {
+		s.srv.metrics.rtt.observePassthrough(e.sent)
+	}
 	s.releaseLock(&st.cur[st.idx])
 	st.idx++
 	st.done++
@@ -201,6 +204,9 @@ func (s *Session) complete(st *replyState) {
 // completeRun finishes the k entries at the head, which copyRun served.
 func (s *Session) completeRun(st *replyState, k int) {
 	for i := range st.cur[st.idx : st.idx+k] {
+		if e := &st.cur[st.idx+i]; e.sent != 0 {
+			s.srv.metrics.rtt.observePassthrough(e.sent)
+		}
 		s.releaseLock(&st.cur[st.idx+i])
 	}
 	st.idx += k
