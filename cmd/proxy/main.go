@@ -289,6 +289,7 @@ func newScripting(cfg config.Config, up config.Upstream, srv *proxy.Server, log 
 			log.Error("cannot open the registry; SCRIPT LOAD and FUNCTION LOAD stay in this process", zap.Error(err))
 		} else {
 			sopts.Store, fopts.Store = store, store
+			registerRegistryVersion(srv.Registry(), store, log)
 		}
 	}
 	fns, err := proxy.NewFunctions(vm, fopts, log.Named("functions"), srv.Registry())
