@@ -49,14 +49,14 @@ type LeaseOptions struct {
 //
 // # Protocol
 //
-// The key's value is "<holder> <epoch>". An instance acquires the key only
+// The key's value is "<holder> <epoch>". An instance takes the key only
 // with SET NX PX, in a MULTI/EXEC guarded by WATCH on the key and on the
-// epoch counter, that also raises the counter to the new epoch: every
-// acquisition gets an epoch higher than all before it, which callers can
-// use as a fencing token. The holder renews every TTL/3 with PEXPIRE in a
-// MULTI/EXEC guarded by WATCH after checking with GET that the value is
-// still its own, and releases with DEL the same way. No script runs on the
-// upstream.
+// epoch counter Key+":epoch", that also raises the counter to the new
+// epoch: every acquisition gets an epoch higher than all before it, which
+// callers can use as a fencing token. The holder renews every TTL/3 with
+// PEXPIRE in a MULTI/EXEC guarded by WATCH after checking with GET that the
+// value is still its own, and releases with DEL the same way. No script
+// runs on the upstream.
 //
 // # Safety
 //
@@ -66,23 +66,29 @@ type LeaseOptions struct {
 // confirmed by that send time + TTL − TTL/6, the term is lost (Lost is
 // closed) and the caller must stop serving at once: TTL/6 before the key can
 // expire in the upstream and another instance can take it. This assumes
-// that this process's monotonic clock does not run more than about 1/6
-// slower than the upstream's over one TTL, and that the caller stops within
-// the remaining margin; a process frozen longer than that margin (a
-// stopped VM, a debugger) may still act on a lease that has expired, and
-// only fencing on the epoch in the data itself protects against that.
+// that this process's clock does not run more than about 1/6 slower than
+// the upstream's over one TTL, and that the caller stops within the
+// remaining margin. A process frozen longer than that (a stopped VM, a
+// debugger), and requests already sent when the term ends, may still reach
+// the upstream after another instance took over: only fencing on the epoch
+// in the data itself protects against that.
 //
-// A key that disappears early breaks the assumption that its holder has
-// stopped: after FLUSHALL or FLUSHDB, or a restart of an upstream without
-// persistence, the old holder keeps serving until its next renewal fails.
-// Those wipe the epoch counter too, so an instance that acquires the key
-// while the counter is missing does not serve at once: it renews and waits
-// one TTL from its acquisition (the grace period), by which time any
-// earlier holder has found its key gone or reached its deadline. The first
-// acquisition ever waits the same way. The epoch continues from the
-// highest this instance has seen, so it stays monotonic across a wipe as
-// long as the acquiring instance had seen the last holder. Deleting only
-// the lease key by hand is not detected: it hands the lease over at once.
+// # Wipes
+//
+// FLUSHALL, FLUSHDB on the lease's database or a restart of an upstream
+// without persistence remove the key and the counter while the holder
+// serves. The holder's next renewal puts both back with SET NX (the lease
+// survives, with the same epoch). A standby that finds both missing leaves
+// the holder TTL/2 to do so before it contends, and one that then takes
+// the key does not serve at once: it renews for one TTL (the grace period)
+// and confirms the key is still its own, by which time any holder from
+// before the wipe has put its key back, making this one lose, or passed
+// its deadline. The first acquisition ever waits the same way, as it
+// cannot tell. Epochs continue from the highest this instance has seen,
+// so they stay monotonic across a wipe as long as the acquiring instance
+// had seen the last holder's value. Deleting only the lease key by hand is
+// not detected as a wipe: a standby takes it over at once while the holder
+// serves until its next renewal finds the key taken.
 type Lease struct {
 	opt      LeaseOptions
 	rdb      *redis.Client
@@ -186,14 +192,25 @@ func (l *Lease) pollInterval() time.Duration { return l.opt.TTL / 6 }
 // returns ctx's error when ctx ends first. Errors talking to the upstream
 // are reported to OnError and retried.
 func (l *Lease) Acquire(ctx context.Context) (*LeaseTerm, error) {
+	var wipeSeen time.Time // when the key and the counter were first seen missing
 	for {
 		sent := time.Now()
-		res, err := l.tryAcquire(ctx)
+		allowWiped := !wipeSeen.IsZero() && sent.Sub(wipeSeen) >= l.opt.TTL/2
+		res, err := l.tryAcquire(ctx, allowWiped)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			l.report(err)
+		}
+		switch {
+		case err != nil:
+		case res.wipedFree:
+			if wipeSeen.IsZero() {
+				wipeSeen = sent
+			}
+		default:
+			wipeSeen = time.Time{}
 		}
 		if err != nil || !res.acquired {
 			if err := sleepCtx(ctx, l.pollInterval()); err != nil {
@@ -203,18 +220,8 @@ func (l *Lease) Acquire(ctx context.Context) (*LeaseTerm, error) {
 		}
 		t := l.startTerm(res.epoch, res.value, sent)
 		if res.wiped {
-			graceEnd := sent.Add(l.opt.TTL)
-			l.mu.Lock()
-			l.graceEnd = graceEnd
-			l.mu.Unlock()
-			ok, err := t.waitGrace(ctx, graceEnd)
-			l.mu.Lock()
-			l.graceEnd = time.Time{}
-			l.mu.Unlock()
+			ok, err := l.waitGrace(ctx, t, sent.Add(l.opt.TTL))
 			if err != nil {
-				rctx, cancel := context.WithTimeout(context.Background(), l.opt.TTL)
-				_ = t.Release(rctx)
-				cancel()
 				return nil, err
 			}
 			if !ok {
@@ -225,7 +232,7 @@ func (l *Lease) Acquire(ctx context.Context) (*LeaseTerm, error) {
 		l.mu.Lock()
 		select {
 		case <-t.lost:
-			// Lost during the grace period's last instant: start over.
+			// Lost at the last instant: start over.
 			l.mu.Unlock()
 			continue
 		default:
@@ -236,32 +243,81 @@ func (l *Lease) Acquire(ctx context.Context) (*LeaseTerm, error) {
 	}
 }
 
+// waitGrace keeps t renewed until graceEnd, then confirms with one more
+// renewal that the key is still t's. ok is false, and t released, if t
+// was lost; err is ctx's error, and t released, if ctx ended first.
+func (l *Lease) waitGrace(ctx context.Context, t *LeaseTerm, graceEnd time.Time) (ok bool, err error) {
+	l.mu.Lock()
+	l.graceEnd = graceEnd
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.graceEnd = time.Time{}
+		l.mu.Unlock()
+		if !ok {
+			rctx, cancel := context.WithTimeout(context.Background(), l.opt.TTL)
+			_ = t.Release(rctx)
+			cancel()
+		}
+	}()
+	timer := time.NewTimer(time.Until(graceEnd))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-t.lost:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	for {
+		sent := time.Now()
+		rctx, cancel := context.WithDeadline(ctx, t.deadline())
+		ours, err := l.renew(rctx, t.value, t.epoch)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return false, ctx.Err()
+		case err == nil && ours:
+			t.confirm(sent)
+			return true, nil
+		case err == nil:
+			return false, nil
+		}
+		l.report(err)
+		if !time.Now().Before(t.deadline()) {
+			return false, nil
+		}
+		select {
+		case <-time.After(l.pollInterval() / 2):
+		case <-t.lost:
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
 // acquireResult is the outcome of one acquisition attempt.
 type acquireResult struct {
-	acquired bool
-	wiped    bool // the epoch counter was missing
-	epoch    int64
-	value    string
+	acquired  bool
+	wiped     bool // acquired while the epoch counter was missing
+	wipedFree bool // not acquired: key and counter missing, and allowWiped false
+	epoch     int64
+	value     string
 }
 
 // tryAcquire takes the key if it is free (or holds a stale value of this
-// instance), raising the epoch counter in the same transaction.
-func (l *Lease) tryAcquire(ctx context.Context) (acquireResult, error) {
+// instance), raising the epoch counter in the same transaction. When the
+// counter is missing too (a wipe, or the first use ever) it takes the key
+// only if allowWiped, leaving a holder from before the wipe time to put
+// its key back first.
+func (l *Lease) tryAcquire(ctx context.Context, allowWiped bool) (acquireResult, error) {
 	var res acquireResult
 	err := l.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		vals, err := tx.MGet(ctx, l.opt.Key, l.epochKey).Result()
+		cur, held, stored, counted, err := l.read(ctx, tx)
 		if err != nil {
 			return err
 		}
-		cur, held := vals[0].(string)
-		stored, counted := int64(0), false
-		if s, ok := vals[1].(string); ok {
-			if stored, err = strconv.ParseInt(s, 10, 64); err != nil {
-				return fmt.Errorf("lease: bad epoch counter %s=%q", l.epochKey, s)
-			}
-			counted = true
-		}
-		l.observeEpoch(stored)
 		if held {
 			holder, epoch := parseLeaseValue(cur)
 			l.observe(holder, epoch)
@@ -272,6 +328,10 @@ func (l *Lease) tryAcquire(ctx context.Context) (acquireResult, error) {
 			// we stopped serving when it ended, so take it back.
 		} else {
 			l.observe("", 0)
+		}
+		if !counted && !allowWiped {
+			res.wipedFree = true
+			return nil
 		}
 		l.mu.Lock()
 		next := max(stored, l.maxSeen) + 1
@@ -310,6 +370,23 @@ func (l *Lease) tryAcquire(ctx context.Context) (acquireResult, error) {
 	return res, nil
 }
 
+// read returns the key's value and the epoch counter, inside a WATCH.
+func (l *Lease) read(ctx context.Context, tx *redis.Tx) (cur string, held bool, stored int64, counted bool, err error) {
+	vals, err := tx.MGet(ctx, l.opt.Key, l.epochKey).Result()
+	if err != nil {
+		return "", false, 0, false, err
+	}
+	cur, held = vals[0].(string)
+	if s, ok := vals[1].(string); ok {
+		if stored, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return "", false, 0, false, fmt.Errorf("lease: bad epoch counter %s=%q", l.epochKey, s)
+		}
+		counted = true
+	}
+	l.observeEpoch(stored)
+	return cur, held, stored, counted, nil
+}
+
 // observe records the holder and epoch last seen in the key.
 func (l *Lease) observe(holder string, epoch int64) {
 	l.mu.Lock()
@@ -324,33 +401,65 @@ func (l *Lease) observeEpoch(epoch int64) {
 	l.mu.Unlock()
 }
 
-// renew extends the key if it still holds value. ours is false when it
-// does not; err is set when the upstream could not tell.
-func (l *Lease) renew(ctx context.Context, value string) (ours bool, err error) {
-	err = l.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		cur, err := tx.Get(ctx, l.opt.Key).Result()
-		if errors.Is(err, redis.Nil) {
-			l.observe("", 0)
-			return nil
+// renew extends the key if it still holds value. If the key is missing
+// (FLUSHALL, FLUSHDB, a restart without persistence) it puts it back with
+// SET NX, and the epoch counter with it: the caller holds a term that has
+// not ended, so no other instance serves, and one that took the key
+// meanwhile would have made the SET NX fail. ours is false when the key
+// holds another value; err is set when the upstream could not tell.
+func (l *Lease) renew(ctx context.Context, value string, epoch int64) (ours bool, err error) {
+	for range 3 {
+		ours, err = l.renewOnce(ctx, value, epoch)
+		if !errors.Is(err, redis.TxFailedErr) {
+			break
 		}
-		if err != nil {
-			return err
-		}
-		if cur != value {
-			l.observe(parseLeaseValue(cur))
-			return nil
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.PExpire(ctx, l.opt.Key, l.opt.TTL)
-			return nil
-		})
-		ours = err == nil
-		return err
-	}, l.opt.Key)
+		// The key changed between GET and EXEC, perhaps by a concurrent
+		// renewal of ours: look again.
+	}
 	if err != nil {
 		return false, fmt.Errorf("lease: renew %s on %s: %w", l.opt.Key, l.opt.Addr, err)
 	}
+	if ours {
+		l.observe(l.opt.Holder, epoch)
+	}
 	return ours, nil
+}
+
+func (l *Lease) renewOnce(ctx context.Context, value string, epoch int64) (ours bool, err error) {
+	err = l.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		cur, held, stored, _, err := l.read(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if held && cur != value {
+			l.observe(parseLeaseValue(cur))
+			return nil
+		}
+		var set *redis.BoolCmd
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if held {
+				p.PExpire(ctx, l.opt.Key, l.opt.TTL)
+			} else {
+				set = p.SetNX(ctx, l.opt.Key, value, l.opt.TTL)
+			}
+			if stored < epoch {
+				p.Set(ctx, l.epochKey, epoch, 0)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if set != nil && !set.Val() {
+			return fmt.Errorf("lease: restoring %s not exclusive", l.opt.Key)
+		}
+		ours = true
+		if !held {
+			l.report(fmt.Errorf("lease: key %s was missing (FLUSHALL?); put it back (epoch %d)", l.opt.Key, epoch))
+		}
+		return nil
+	}, l.opt.Key, l.epochKey)
+	return ours && err == nil, err
 }
 
 // release deletes the key if it still holds value.
@@ -469,18 +578,13 @@ func (t *LeaseTerm) end(err error) {
 	t.l.mu.Unlock()
 }
 
-// waitGrace renews until graceEnd; ok is false if the term was lost first.
-func (t *LeaseTerm) waitGrace(ctx context.Context, graceEnd time.Time) (ok bool, err error) {
-	timer := time.NewTimer(time.Until(graceEnd))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true, nil
-	case <-t.lost:
-		return false, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
+// confirm records a renewal confirmed for a request sent at sent.
+func (t *LeaseTerm) confirm(sent time.Time) {
+	t.mu.Lock()
+	if sent.After(t.confirmed) {
+		t.confirmed = sent
 	}
+	t.mu.Unlock()
 }
 
 // Release stops renewing, ends the term and deletes the key if it still
@@ -535,7 +639,7 @@ func (t *LeaseTerm) renewLoop() {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		resc := make(chan renewResult, 1)
 		go func() {
-			ours, err := t.l.renew(ctx, t.value)
+			ours, err := t.l.renew(ctx, t.value, t.epoch)
 			resc <- renewResult{ours, err}
 		}()
 		var r renewResult
@@ -560,9 +664,7 @@ func (t *LeaseTerm) renewLoop() {
 			t.end(ErrLeaseTaken)
 			return
 		default:
-			t.mu.Lock()
-			t.confirmed = sent
-			t.mu.Unlock()
+			t.confirm(sent)
 			if !expiry.Stop() {
 				// It fired after the reply came: the renewal still
 				// counts, so drain it and start again.

@@ -188,6 +188,27 @@ func TestActiveStandbyFailover(t *testing.T) {
 	if code, body := b.get(t, "/metrics"); code != 200 || !strings.Contains(body, "luaproxy_lease_epoch 100") {
 		t.Errorf("b's /metrics: want epoch 100 (after the intruder's 99):\n%s", body)
 	}
+
+	// A FLUSHALL through the holder wipes the key: the holder puts it back
+	// at its next renewal and goes on serving the same clients.
+	c := b.serves(t)
+	if got := c.MustDo(t, "FLUSHALL"); string(got) != "+OK\r\n" {
+		t.Fatalf("FLUSHALL = %q", got)
+	}
+	deadline := time.Now().Add(leaseWait)
+	for string(raw.MustDo(t, "EXISTS", "luaproxy:lease")) != ":1\r\n" {
+		if time.Now().After(deadline) {
+			t.Fatal("lease key not put back after FLUSHALL")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the upstream
+	}
+	if got := c.MustDo(t, "PING"); string(got) != "+PONG\r\n" {
+		t.Errorf("PING after FLUSHALL = %q", got)
+	}
+	if code, body := b.get(t, "/readyz"); code != 200 {
+		t.Errorf("/readyz after FLUSHALL = %d %q", code, body)
+	}
+
 	b.stopAndWait(t)
 	if got := string(raw.MustDo(t, "EXISTS", "luaproxy:lease")); got != ":0\r\n" {
 		t.Errorf("lease key left after the last holder stopped: %q", got)
