@@ -363,3 +363,42 @@ func TestScriptConnDialFails(t *testing.T) {
 		t.Fatalf("EVAL: %q", got)
 	}
 }
+
+// BenchmarkScriptConn measures a call through the shared connections
+// with 50 goroutines calling at once, the pattern of 50 clients' scripts.
+func BenchmarkScriptConn(b *testing.B) {
+	rs := redistest.Start(b, redistest.ScriptingDisabledArgs()...)
+	cfg := config.Default()
+	cfg.Upstream = "redis://" + rs.Addr
+	srv, err := New(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	argv := [][]byte{[]byte("GET"), []byte("k")}
+	for _, conns := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			pool := newScriptPool(srv, conns)
+			defer pool.close()
+			w := pool.getWaiter()
+			for range conns { // dial them all
+				if _, err := pool.pick(0).do(w, argv); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetParallelism(25) // 50 goroutines on 2 cores
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c := pool.pick(0)
+				w := pool.getWaiter()
+				defer pool.putWaiter(w)
+				for pb.Next() {
+					if _, err := c.do(w, argv); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
