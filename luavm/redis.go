@@ -192,7 +192,7 @@ func (st *state) checkCommand(argv [][]byte) (errMsg string, known, blocking boo
 	if (c.Arity > 0 && c.Arity != argc) || argc < -c.Arity {
 		return "Wrong number of args calling Redis command from script", true, false
 	}
-	if c.Flags&cmdinfo.NoScript != 0 {
+	if c.Flags&cmdinfo.NoScript != 0 && !st.req.AllowNoScript {
 		return "This Redis command is not allowed from script", true, false
 	}
 	if st.req.ReadOnly && c.Flags&(cmdinfo.Write|cmdinfo.MayReplicate) != 0 {

@@ -77,7 +77,11 @@ type Request struct {
 	Keys, Args [][]byte
 	Proto      int  // calling client's protocol, 2 or 3
 	ReadOnly   bool // EVAL_RO, EVALSHA_RO, FCALL_RO: write commands are refused
-	Caller     Caller
+	// AllowNoScript lets the script call commands Redis keeps from
+	// scripts, as Redis does after DEBUG SET-DISABLE-DENY-SCRIPTS 1 (its
+	// own tests use it to reach DEBUG PROTOCOL from a script).
+	AllowNoScript bool
+	Caller        Caller
 }
 
 // VM runs scripts on a pool of go-lua states. It is safe for concurrent use.

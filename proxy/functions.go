@@ -915,7 +915,8 @@ func (f *Functions) call(ctx context.Context, sess *Session, argv [][]byte, ro b
 	keys := argv[3 : 3+numkeys]
 	run := lockedRun{srv: sess.srv, sess: sess, name: name, function: true, keys: keys}
 	reply := run.run(ctx, &caller, func(ctx context.Context, c luavm.Caller) []byte {
-		return f.vm.FCall(ctx, lib, name, luavm.Request{Keys: keys, Args: argv[3+numkeys:], Proto: sess.Proto(), ReadOnly: ro, Caller: c})
+		return f.vm.FCall(ctx, lib, name, luavm.Request{Keys: keys, Args: argv[3+numkeys:], Proto: sess.Proto(), ReadOnly: ro, Caller: c,
+			AllowNoScript: sess.srv.allowNoScript.Load()})
 	})
 	if err := caller.restore(); err != nil {
 		// As Scripting does: the client must not go on with a connection

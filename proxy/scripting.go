@@ -187,7 +187,8 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 	run := lockedRun{srv: sess.srv, sess: sess, name: e.script.SHA(), keys: keys}
 	start := time.Now()
 	reply := run.run(ctx, c, func(ctx context.Context, caller luavm.Caller) []byte {
-		req := luavm.Request{Keys: keys, Args: argv[3+n:], Proto: sess.Proto(), ReadOnly: readOnly, Caller: caller}
+		req := luavm.Request{Keys: keys, Args: argv[3+n:], Proto: sess.Proto(), ReadOnly: readOnly, Caller: caller,
+			AllowNoScript: sess.srv.allowNoScript.Load()}
 		return h.vm.AppendRun(nil, ctx, e.script, req)
 	})
 	elapsed := time.Since(start)

@@ -55,6 +55,8 @@ type Server struct {
 	locks     *lockManager
 	commands  *cmdinfo.Table // keys and flags of every command
 	busyNanos atomic.Int64   // busy-reply-threshold
+	// allowNoScript follows DEBUG SET-DISABLE-DENY-SCRIPTS.
+	allowNoScript atomic.Bool
 	// globalScripts holds the SHA1s and function names (lower-case) that
 	// lock the whole keyspace: configured, or learnt from an escalation.
 	globalScripts sync.Map

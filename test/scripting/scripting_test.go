@@ -405,3 +405,25 @@ func TestOOM(t *testing.T) {
 		cmd("EVAL", "#!lua\nreturn 1", "0"),
 	}})
 }
+
+// TestDisableDenyScripts: after DEBUG SET-DISABLE-DENY-SCRIPTS 1, Redis's
+// own test hook, scripts may call noscript commands such as DEBUG
+// PROTOCOL, and every RESP3 type the upstream sends converts as in Redis.
+func TestDisableDenyScripts(t *testing.T) {
+	debug := []string{"--enable-debug-command", "yes"}
+	h := start(t, harness.WithUpstreamArgs(debug...), harness.WithDirectArgs(debug...))
+	var steps []step
+	steps = append(steps,
+		cmd("EVAL", "return redis.call('debug', 'protocol', 'bignum')", "0"),
+		cmd("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"))
+	for _, resp := range []string{"2", "3"} {
+		for _, typ := range []string{"bignum", "map", "set", "double", "null", "verbatim", "true", "false", "attrib"} {
+			steps = append(steps, cmd("EVAL", "redis.setresp("+resp+") return redis.call('debug', 'protocol', '"+typ+"')", "0"))
+		}
+	}
+	steps = append(steps,
+		cmd("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0"),
+		cmd("EVAL", "return redis.call('debug', 'protocol', 'bignum')", "0"))
+	h.Run(t, scenario{Name: "resp2", Steps: steps},
+		scenario{Name: "resp3", Steps: append([]step{{Cmd: []string{"HELLO", "3"}, Norm: harness.HelloID}}, steps...)})
+}
