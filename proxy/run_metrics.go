@@ -40,14 +40,17 @@ func runErrorKind(reply []byte) string {
 	if i := bytes.IndexAny(word, " \r\n"); i >= 0 {
 		word = word[:i]
 	}
-	// runErrorKinds[:len-2] are the codes themselves.
-	for _, k := range runErrorKinds[:len(runErrorKinds)-2] {
-		if len(word) == len(k) && equalFold(word, k) {
-			return k
+	for i, code := range runErrorCodes {
+		if equalFold(word, code) {
+			return runErrorKinds[i]
 		}
 	}
 	return "other"
 }
+
+// runErrorCodes are the error codes with a kind of their own, in the
+// order of runErrorKinds.
+var runErrorCodes = []string{"ERR", "BUSY", "NOSCRIPT", "OOM", "NOPERM", "READONLY", "UNKILLABLE"}
 
 // runMetrics are the vectors of the per-run series. Scripting and
 // Functions each create theirs on the same registry; the second finds the
