@@ -45,6 +45,7 @@ func TestServedMetrics(t *testing.T) {
 		}
 	}
 	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, names) })
+	t.Run("values", func(t *testing.T) { checkWorkloadValues(t, body) })
 	t.Run("readme", func(t *testing.T) { checkReadmeMetrics(t, fams) })
 }
 
@@ -225,6 +226,7 @@ func scrapeAfterWorkload(t *testing.T, up *redistest.Server) string {
 		{"EVAL", "return redis.error_reply('ERR boom')", "0"},
 		{"SCRIPT", "LOAD", "return 1"},
 		{"EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"},
+		{"EVALSHA", "0000000000000000000000000000000000000000", "0"},
 		{"FUNCTION", "LOAD", lib},
 		{"FCALL", "ok", "0"},
 		{"FCALL", "fail", "0"},
@@ -236,6 +238,29 @@ func scrapeAfterWorkload(t *testing.T, up *redistest.Server) string {
 	}
 
 	return scrape(t, at.Admin.String())
+}
+
+// checkWorkloadValues checks samples that scrapeAfterWorkload's commands
+// set, among them those only the binary serves (the registry version).
+func checkWorkloadValues(t *testing.T, body string) {
+	for _, want := range []string{
+		`luaproxy_script_runs_total{name="ok",type="function"} 1`,
+		`luaproxy_script_run_errors_total{error="err",name="fail",type="function"} 1`,
+		`luaproxy_script_run_errors_total{error="noscript",name="other",type="script"} 1`,
+		`luaproxy_script_run_calls_sum{name="ok",type="function"} 1`,
+		`luaproxy_function_not_found_total 1`,
+		`luaproxy_script_cache_scripts{kind="load"} 1`,
+		`luaproxy_upstream_rtt_seconds_count{path="script"} 2`,
+	} {
+		if !strings.Contains(body, "\n"+want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// FUNCTION LOAD changed the registry: its version is past 0.
+	m := regexp.MustCompile(`(?m)^luaproxy_registry_version (\d+)$`).FindStringSubmatch(body)
+	if m == nil || m[1] == "0" {
+		t.Errorf("luaproxy_registry_version = %v, want > 0", m)
+	}
 }
 
 // scrapeStandby runs luaproxy in active/standby mode and returns its
