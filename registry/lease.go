@@ -621,13 +621,25 @@ func (t *LeaseTerm) renewLoop() {
 	next := time.NewTimer(time.Until(t.confirmed.Add(ttl / 3)))
 	t.mu.Unlock()
 	defer next.Stop()
+	// expired is called when expiry fires: a renewal confirmed elsewhere
+	// (Acquire's at the end of a grace period) may have moved the deadline.
+	expired := func() bool {
+		if d := time.Until(t.deadline()); d > 0 {
+			expiry.Reset(d)
+			return false
+		}
+		t.end(ErrLeaseExpired)
+		return true
+	}
 	for {
 		select {
 		case <-t.stop:
 			return
 		case <-expiry.C:
-			t.end(ErrLeaseExpired)
-			return
+			if expired() {
+				return
+			}
+			continue
 		case <-next.C:
 		}
 		deadline := t.deadline()
@@ -643,17 +655,22 @@ func (t *LeaseTerm) renewLoop() {
 			resc <- renewResult{ours, err}
 		}()
 		var r renewResult
-		select {
-		case r = <-resc:
-		case <-t.stop:
-			cancel()
-			<-resc
-			return
-		case <-expiry.C:
-			t.end(ErrLeaseExpired) // first: the caller stops serving now
-			cancel()
-			<-resc
-			return
+	wait:
+		for {
+			select {
+			case r = <-resc:
+				break wait
+			case <-t.stop:
+				cancel()
+				<-resc
+				return
+			case <-expiry.C:
+				if expired() { // the caller stops serving now
+					cancel()
+					<-resc
+					return
+				}
+			}
 		}
 		cancel()
 		switch {
