@@ -67,7 +67,7 @@ func (b *bench) background(res *results) error {
 				}
 			}
 			for _, test := range passthroughTests {
-				m, err := measure(b.benchBin, p.addr, fg(test, b.o.n), upPID, 0)
+				m, err := b.measureWithBackground(p.addr, up.Addr, fg(test, b.o.n), upPID)
 				if err != nil {
 					stop()
 					return err
@@ -113,4 +113,31 @@ func (b *bench) startBackground(addr, upAddr string, l load) (stop func(), err e
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// measureWithBackground measures the foreground l and, from the
+// upstream's command counts, the background script calls meanwhile: every
+// call GETs and SETs once, the foreground SET only SETs and GET only GETs,
+// so the other command counts the scripts.
+func (b *bench) measureWithBackground(addr, upAddr string, l load, upPID int) (measurement, error) {
+	other := "get"
+	if l.test == "get" {
+		other = "set"
+	}
+	before, err := benchkit.CommandStats(upAddr)
+	if err != nil {
+		return measurement{}, err
+	}
+	start := time.Now()
+	m, err := measure(b.benchBin, addr, l, upPID, 0)
+	if err != nil {
+		return m, err
+	}
+	elapsed := time.Since(start)
+	after, err := benchkit.CommandStats(upAddr)
+	if err != nil {
+		return m, err
+	}
+	m.BgRPS = float64(after[other]-before[other]) / elapsed.Seconds()
+	return m, nil
 }

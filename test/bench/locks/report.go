@@ -35,8 +35,12 @@ type sample struct {
 }
 
 func (s sample) print() {
-	fmt.Printf("  round %d  %-12s %-14s %-13s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  proxy %6.2f µs/op  redis %5.2f µs/op\n",
+	fmt.Printf("  round %d  %-12s %-8s %-13s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  proxy %6.2f µs/op  redis %5.2f µs/op",
 		s.Round+1, s.Part, s.Workload, s.Target, s.RPS, s.P50ms, s.P99ms, s.ProxyCPU, s.RedisCPU)
+	if s.BgRPS != 0 {
+		fmt.Printf("  bg %.0f calls/s", s.BgRPS)
+	}
+	fmt.Println()
 }
 
 // row is the medians of a part's workload on a target over rounds.
@@ -82,6 +86,7 @@ func (r *results) summarize() {
 			P99ms:    med(func(m measurement) float64 { return m.P99ms }),
 			ProxyCPU: med(func(m measurement) float64 { return m.ProxyCPU }),
 			RedisCPU: med(func(m measurement) float64 { return m.RedisCPU }),
+			BgRPS:    med(func(m measurement) float64 { return m.BgRPS }),
 		}})
 	}
 }
@@ -136,7 +141,7 @@ func (r *results) renderPassthrough(b *strings.Builder) {
 	if h.PtKeys > 0 {
 		keys = fmt.Sprintf("-r %d", h.PtKeys)
 	}
-	fmt.Fprintf(b, "\n## pass-through: lock cost with no script running (redis-benchmark -c %d -n %d, %s)\n\n", h.Clients, h.N, keys)
+	fmt.Fprintf(b, "\n## pass-through: lock cost with no script running (redis-benchmark -c %d -n %d, x10 at P16, %s)\n\n", h.Clients, h.N, keys)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\ttarget\treq/s\tx baseline\tx direct\tp50 ms\tp99 ms\tx baseline\tproxy µs CPU/op\tx baseline\t")
 	type check struct {
@@ -218,7 +223,7 @@ func (r *results) renderBackground(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## pass-through under a background script load: SET/GET -c %d -n %d -r %d; background EVALSHA -c %d on other keys or on the same keys\n\n",
 		h.Clients, h.N, h.FgKeys, h.BgClients)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "test\tcondition\treq/s\tx alone\tp50 ms\tp99 ms\tx alone\t")
+	fmt.Fprintln(tw, "test\tcondition\treq/s\tx alone\tp50 ms\tp99 ms\tx alone\tbg script calls/s\t")
 	for _, test := range passthroughTests {
 		alone, _ := r.find(partBackground, test, condAlone)
 		for _, c := range conditions {
@@ -226,8 +231,8 @@ func (r *results) renderBackground(b *strings.Builder) {
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t\n", test, c, m.RPS, benchkit.Ratio(m.RPS, alone.RPS),
-				m.P50ms, m.P99ms, benchkit.Ratio(m.P99ms, alone.P99ms))
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%.0f\t\n", test, c, m.RPS, benchkit.Ratio(m.RPS, alone.RPS),
+				m.P50ms, m.P99ms, benchkit.Ratio(m.P99ms, alone.P99ms), m.BgRPS)
 		}
 	}
 	tw.Flush()

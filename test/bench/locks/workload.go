@@ -81,6 +81,7 @@ type measurement struct {
 	P99ms    float64 `json:"p99_ms"`
 	ProxyCPU float64 `json:"proxy_cpu_us_per_op"` // 0 without a proxy
 	RedisCPU float64 `json:"redis_cpu_us_per_op"`
+	BgRPS    float64 `json:"bg_calls_per_s,omitempty"` // background script calls meanwhile
 }
 
 // measure runs l against addr and charges the CPU time that redisPID and,
