@@ -64,6 +64,10 @@ func (s *Session) lockForward(e *pending, argv [][]byte, kind cmdKind) bool {
 	if kind == kindPlain && equalFold(argv[0], "CONFIG") {
 		s.srv.noteConfigSet(argv)
 	}
+	if kind == kindPlain && len(argv) >= 3 && equalFold(argv[0], "DEBUG") && equalFold(argv[1], "RELOAD") &&
+		s.srv.cfg.RegistryDB >= 0 && reloadsWithoutFlush(argv[2:]) {
+		return s.answerLocal(errReloadNoFlush)
+	}
 	if kind == kindPlain && len(argv) == 3 && equalFold(argv[0], "DEBUG") && equalFold(argv[1], "SET-DISABLE-DENY-SCRIPTS") {
 		// Redis's test hook: scripts may then call noscript commands.
 		n, _ := strconv.Atoi(string(argv[2]))
@@ -146,14 +150,40 @@ func (s *Session) lockShared(e *pending, shards []uint32, global, mayBusy bool) 
 	return s.answerBusy(blocker)
 }
 
-// answerBusy answers the command -BUSY, after the replies of everything
-// before it, instead of forwarding it.
+// answerBusy answers the command -BUSY instead of forwarding it.
 func (s *Session) answerBusy(blocker *lockOwner) bool {
 	s.srv.metrics.busyReplies.Inc()
+	return s.answerLocal(busyReply(blocker))
+}
+
+// answerLocal answers the command with reply, after the replies of
+// everything before it, instead of forwarding it.
+func (s *Session) answerLocal(reply []byte) bool {
 	if s.drain() {
-		_ = s.writeLocal(busyReply(blocker))
+		_ = s.writeLocal(reply)
 	}
 	return false
+}
+
+// errReloadNoFlush is Redis's answer to DEBUG RELOAD NOFLUSH when loading
+// the dump fails, as it does in Redis when functions are loaded.
+var errReloadNoFlush = []byte("-ERR Error trying to load the RDB dump\r\n")
+
+// reloadsWithoutFlush reports whether DEBUG RELOAD's options load the
+// dump over the current dataset without MERGE. With the registry's keys
+// in the upstream that makes Redis 7.0 abort on the duplicated keys, so
+// luaproxy answers what Redis answers when the dump's functions clash.
+func reloadsWithoutFlush(opts [][]byte) bool {
+	noflush := false
+	for _, o := range opts {
+		switch {
+		case equalFold(o, "MERGE"):
+			return false
+		case equalFold(o, "NOFLUSH"):
+			noflush = true
+		}
+	}
+	return noflush
 }
 
 // releaseLock lets go of a forwarded command's locks.

@@ -197,9 +197,26 @@ func TestMulti(t *testing.T) {
 	}
 }
 
+// TestDebugReloadNoFlush: DEBUG RELOAD NOFLUSH with functions loaded
+// fails in Redis; through luaproxy (whose registry keys would make the
+// upstream abort on duplicated keys) it fails with the same error, and the
+// upstream lives on.
+func TestDebugReloadNoFlush(t *testing.T) {
+	debug := []string{"--enable-debug-command", "yes"}
+	h := newScriptingHarness(t, harness.WithUpstreamArgs(debug...), harness.WithDirectArgs(debug...))
+	h.Diff(t, []step{
+		cmd("FUNCTION", "FLUSH"),
+		cmd("FUNCTION", "LOAD", libA),
+		cmd("DEBUG", "RELOAD", "NOFLUSH"),
+		cmd("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"),
+		cmd("FCALL", "f1", "1", "k", "v"),
+		cmd("PING"),
+	})
+}
+
 // newScriptingHarness runs Functions behind a Scripting handler, as the
 // luaproxy binary does.
-func newScriptingHarness(t *testing.T) *harness.Harness {
+func newScriptingHarness(t *testing.T, opts ...harness.Option) *harness.Harness {
 	t.Helper()
 	vm, err := luavm.New(luavm.Config{})
 	if err != nil {
@@ -211,7 +228,8 @@ func newScriptingHarness(t *testing.T) *harness.Harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
-	return harness.Start(t, harness.WithHandler(proxy.NewScripting(vm, proxy.ScriptingOptions{Functions: f}, nil, nil)))
+	opts = append(opts, harness.WithHandler(proxy.NewScripting(vm, proxy.ScriptingOptions{Functions: f}, nil, nil)))
+	return harness.Start(t, opts...)
 }
 
 // TestKillAndStats runs a function that never ends, watches it in FUNCTION
