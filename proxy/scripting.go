@@ -41,7 +41,7 @@ type ScriptingOptions struct {
 	// Store, if not nil, persists SCRIPT LOAD-ed scripts and is asked on
 	// an EVALSHA that misses the local cache before NOSCRIPT is answered.
 	Store ScriptStore
-	// MetricSHAs is how many distinct scripts get a sha label of their
+	// MetricSHAs is how many distinct scripts get a name label of their
 	// own in the per-run metrics; the rest count as "other". 0 means 100.
 	MetricSHAs int
 }
