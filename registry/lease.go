@@ -161,6 +161,10 @@ func NewLease(opt LeaseOptions) (*Lease, error) {
 			// Renewals must give up at the lease deadline, not at
 			// go-redis's own timeouts.
 			ContextTimeoutEnabled: true,
+			// No blind retries: a transaction resent on a new connection
+			// would run without its WATCH. The callers retry from a
+			// fresh read instead.
+			MaxRetries: -1,
 		}),
 		epochKey: opt.Key + ":epoch",
 	}, nil
