@@ -102,8 +102,10 @@ func (a *activeStandby) run(ctx context.Context, errc chan<- error) {
 		}
 		ln, err := net.Listen("tcp", a.listen)
 		if err != nil {
+			rctx, cancel := context.WithTimeout(context.Background(), a.lease.TTL())
+			_ = term.Release(rctx)
+			cancel()
 			errc <- fmt.Errorf("listen: %w", err)
-			a.hold(term)
 			return
 		}
 		tl := newTrackingListener(ln)

@@ -228,3 +228,31 @@ func hasLogLine(logs string, parts ...string) bool {
 	}
 	return false
 }
+
+// TestActiveStandbyListenFailure: an active that cannot open the client
+// port gives the lease back and exits with an error.
+func TestActiveStandbyListenFailure(t *testing.T) {
+	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, errw, _, done := startRun(t, []string{
+		"--listen", busy.Addr().String(), "--admin-listen", "127.0.0.1:0",
+		"--upstream", "redis://" + up.Addr, "--lease-key", "luaproxy:lease", "--lease-ttl", "1s",
+	})
+	select {
+	case code := <-done:
+		if code != exitError || !strings.Contains(errw.String(), "address already in use") {
+			t.Errorf("exit %d: %s", code, errw.String())
+		}
+	case <-time.After(leaseWait):
+		t.Fatal("did not exit")
+	}
+	raw := up.Dial(t)
+	raw.MustDo(t, "SELECT", "15")
+	if got := string(raw.MustDo(t, "EXISTS", "luaproxy:lease")); got != ":0\r\n" {
+		t.Errorf("lease key left behind: %q", got)
+	}
+}
