@@ -57,6 +57,7 @@ type options struct {
 	parts       []string
 	cpuprofile  string
 	profileSecs int
+	profilePipe int
 	outDir      string
 }
 
@@ -79,8 +80,9 @@ func main() {
 	flag.StringVar(&o.baseline, "baseline", "522852a", "revision of luaproxy without locks to compare with")
 	flag.StringVar(&o.head, "head", "", "revision of luaproxy to measure; empty for the working tree")
 	parts := flag.String("parts", strings.Join(allParts, ","), "comma-separated parts to run")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "after the passthrough rounds, write CPU profiles of luaproxy (FILE) and of the baseline (FILE.base) under P1 SET/GET")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "after the passthrough rounds, write CPU profiles of luaproxy (FILE) and of the baseline (FILE.base) under SET/GET")
 	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "length of each -cpuprofile capture")
+	flag.IntVar(&o.profilePipe, "profile-pipeline", 1, "redis-benchmark -P during the -cpuprofile captures")
 	flag.StringVar(&o.outDir, "out", ".bench", "directory for the JSON and markdown results, relative to the module root")
 	flag.Parse()
 	if *quick {

@@ -99,17 +99,18 @@ func (b *bench) passthrough(res *results) error {
 		if err := b.profile(t.p, t.file); err != nil {
 			return err
 		}
-		fmt.Printf("CPU profile of %s under P1 SET/GET written to %s\n", t.p.name, t.file)
+		fmt.Printf("CPU profile of %s under P%d SET/GET written to %s\n", t.p.name, b.o.profilePipe, t.file)
 	}
 	return nil
 }
 
 // profile captures a CPU profile of p while redis-benchmark keeps it busy
-// with P1 SET and GET.
+// with SET and GET at the pipeline depth of -profile-pipeline.
 func (b *bench) profile(p proxy, file string) error {
 	host, port, _ := net.SplitHostPort(p.addr)
 	return benchkit.CaptureCPUProfile(p.admin, b.o.profileSecs, file, func() error {
-		args := []string{"-h", host, "-p", port, "-c", strconv.Itoa(b.o.clients), "-n", "20000", "-t", "set,get", "-q"}
+		args := []string{"-h", host, "-p", port, "-c", strconv.Itoa(b.o.clients), "-n", strconv.Itoa(passthroughRequests(20000, b.o.profilePipe)),
+			"-P", strconv.Itoa(b.o.profilePipe), "-t", "set,get", "-q"}
 		if b.o.ptKeys > 0 {
 			args = append(args, "-r", strconv.Itoa(b.o.ptKeys))
 		}
