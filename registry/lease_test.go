@@ -436,3 +436,21 @@ func TestLeaseValue(t *testing.T) {
 		t.Error("zero TTL accepted")
 	}
 }
+
+// FuzzLeaseValue checks that every value a Lease writes reads back as the
+// same holder and epoch, and that parsing never fails on foreign values.
+func FuzzLeaseValue(f *testing.F) {
+	f.Add("host:1:ab", int64(7), "intruder 99")
+	f.Add("", int64(0), "")
+	f.Add("a", int64(-1), "x -")
+	f.Fuzz(func(t *testing.T, holder string, epoch int64, foreign string) {
+		parseLeaseValue(foreign)
+		if holder == "" || strings.ContainsAny(holder, " \r\n") || epoch < 0 {
+			return
+		}
+		h, e := parseLeaseValue(formatLeaseValue(holder, epoch))
+		if h != holder || e != epoch {
+			t.Errorf("round trip of %q %d: %q %d", holder, epoch, h, e)
+		}
+	})
+}
