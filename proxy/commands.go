@@ -24,6 +24,7 @@ const (
 	kindReset
 	kindQuit
 	kindClient // CLIENT: REPLY OFF|ON|SKIP changes how many replies come
+	kindSync   // SYNC, PSYNC: a replication stream, not a reply; refused
 
 	// Commands the proxy sends itself; their replies never reach the client.
 	kindSwallow    // AUTH/SELECT replayed after RESET
@@ -79,6 +80,8 @@ func newCommandTable(handlerCommands []string) commandTable {
 		"RESET":        {kind: kindReset},
 		"QUIT":         {kind: kindQuit},
 		"CLIENT":       {kind: kindClient},
+		"SYNC":         {kind: kindSync},
+		"PSYNC":        {kind: kindSync},
 	}
 	for _, name := range handlerCommands {
 		name = strings.ToUpper(name)

@@ -594,6 +594,14 @@ func (s *Session) forward(argv [][]byte, raw []byte, inline bool, spec cmdSpec) 
 	var extra []pending
 	var extraCmds [][][]byte
 	switch spec.kind {
+	case kindSync:
+		// What follows is a stream with no end, which would hold the
+		// keyspace's global lock for ever: replicas connect to the
+		// upstream itself.
+		if !suppressed {
+			s.answerLocal(errSync)
+		}
+		return true
 	case kindSelect:
 		e.arg = -1
 		if len(argv) == 2 {

@@ -165,6 +165,9 @@ func (s *Session) answerLocal(reply []byte) bool {
 	return false
 }
 
+// errSync refuses replication through the proxy.
+var errSync = []byte("-ERR luaproxy does not proxy replication (SYNC, PSYNC): connect replicas to the upstream\r\n")
+
 // errReloadNoFlush is Redis's answer to DEBUG RELOAD NOFLUSH when loading
 // the dump fails, as it does in Redis when functions are loaded.
 var errReloadNoFlush = []byte("-ERR Error trying to load the RDB dump\r\n")

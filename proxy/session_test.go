@@ -544,3 +544,20 @@ func waitBlockedCmd(t *testing.T, rs *redistest.Server, cmd string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestSyncRefused: SYNC and PSYNC would turn the connection into a
+// replication stream; luaproxy refuses them and the session goes on.
+func TestSyncRefused(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startProxy(t, rs.Addr, nil)
+	c := p.dial(t)
+	for _, args := range [][]string{{"SET", "a", "1"}, {"SYNC"}, {"psync", "?", "-1"}, {"GET", "a"}} {
+		_ = c.Send(args...)
+	}
+	_ = c.Flush()
+	for _, want := range []string{"+OK\r\n", string(errSync), string(errSync), "$1\r\n1\r\n"} {
+		if got, err := c.Read(); err != nil || string(got) != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+}
