@@ -344,3 +344,32 @@ func TestAuth(t *testing.T) {
 		cmd("GET", "k"),
 	})
 }
+
+// TestCommandGetKeys: COMMAND GETKEYS and GETKEYSANDFLAGS of the scripting
+// commands, which the upstream has renamed away, answer as Redis does.
+func TestCommandGetKeys(t *testing.T) {
+	h := newScriptingHarness(t)
+	var steps []step
+	for _, sub := range []string{"GETKEYS", "GETKEYSANDFLAGS"} {
+		for _, c := range [][]string{
+			{"EVAL", "return 1", "2", "a", "b", "c"},
+			{"EVAL", "return 1", "0"},
+			{"EVAL", "return 1", "0", "x"},
+			{"EVAL_RO", "return 1", "1", "a"},
+			{"EVALSHA", "0123456789abcdef0123456789abcdef01234567", "1", "k"},
+			{"EVALSHA_RO", "0123456789abcdef0123456789abcdef01234567", "1", "k"},
+			{"FCALL", "f", "3", "a", "b", "c"},
+			{"FCALL_RO", "f", "1", "a"},
+			{"EVAL", "return 1", "5", "a"},
+			{"EVAL", "return 1", "-1"},
+			{"EVAL", "return 1", "x"},
+			{"EVAL", "return 1"},
+			{"FCALL"},
+			{"SCRIPT", "LOAD", "x"},
+			{"FUNCTION", "LIST"},
+		} {
+			steps = append(steps, cmd(append([]string{"COMMAND", sub}, c...)...))
+		}
+	}
+	h.Diff(t, steps)
+}
