@@ -14,6 +14,7 @@ const subcommandsUsage = `
 Other commands:
   luaproxy check-config [settings...]  validate the settings as the server would, print "config ok" and exit
   luaproxy lint-functions DIR          load every DIR/*.lua function library in a scratch Lua VM and report errors
+  luaproxy healthcheck [PATH]          GET PATH (/healthz) from the admin server of a luaproxy with these settings; exit 0 on 200
 `
 
 // checkConfig is `luaproxy check-config [settings...]`: it loads and

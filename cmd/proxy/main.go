@@ -79,6 +79,8 @@ func runUntil(args []string, getenv func(string) string, stdout, stderr io.Write
 			return checkConfig(args[1:], getenv, stdout, stderr)
 		case "lint-functions":
 			return lintFunctions(args[1:], stdout, stderr)
+		case "healthcheck":
+			return healthcheck(args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := loadConfig(args, getenv)
