@@ -128,7 +128,7 @@ func Default() Config {
 		LuaMemoryLimit:      256 << 20,
 		ScriptCacheSize:     500,
 		RegistryDB:          15,
-		ScriptUpstreamConns: 0,
+		ScriptUpstreamConns: 2,
 		LockShards:          16384,
 		BusyReplyThreshold:  5 * time.Second,
 		SlowScriptThreshold: 100 * time.Millisecond,
