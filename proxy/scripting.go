@@ -220,15 +220,17 @@ func (h *Scripting) eval(ctx context.Context, sess *Session, argv [][]byte, name
 }
 
 // scriptOOMProbe is a write command that changes nothing (SETRANGE of
-// nothing on a key that does not exist): the upstream refuses it with
-// Redis's OOM error while used memory is over maxmemory.
+// nothing on a key that does not exist): the upstream refuses it as it
+// would refuse any write now, with Redis's OOM, NOREPLICAS, MISCONF or
+// READONLY error.
 var scriptOOMProbe = [][]byte{[]byte("SETRANGE"), []byte("__luaproxy:oom-probe"), []byte("0"), []byte("")}
 
-// refuseOOM returns Redis's OOM error if Redis would refuse the script
-// before running it: a script that declares flags is a denyoom command
-// unless it has allow-oom or no-writes. Scripts without a shebang are
-// not (their writes fail one by one instead). Finding out costs a round
-// trip, so only such scripts pay it.
+// refuseOOM returns the error Redis gives before running a script that
+// declares flags (a shebang) when a write could not succeed now: OOM
+// unless the script has allow-oom or no-writes; NOREPLICAS, MISCONF or
+// READONLY unless it has no-writes. Scripts without a shebang are not
+// checked (their writes fail one by one instead). Finding out costs a
+// round trip, so only such scripts pay it.
 func (h *Scripting) refuseOOM(sess *Session, arg []byte, bySHA bool) []byte {
 	body := arg
 	if bySHA {
@@ -242,22 +244,32 @@ func (h *Scripting) refuseOOM(sess *Session, arg []byte, bySHA bool) []byte {
 		}
 		body = e.script.Body
 	}
-	if !shebangDeniesOOM(body) {
+	mayWrite, allowOOM := shebangWrites(body)
+	if !mayWrite {
 		return nil
 	}
 	reply, err := sess.Upstream().Do(scriptOOMProbe)
-	if err == nil && bytes.HasPrefix(reply, []byte("-OOM ")) {
+	if err != nil {
+		return nil
+	}
+	for _, p := range []string{"-NOREPLICAS ", "-MISCONF ", "-READONLY "} {
+		if bytes.HasPrefix(reply, []byte(p)) {
+			return reply
+		}
+	}
+	if !allowOOM && bytes.HasPrefix(reply, []byte("-OOM ")) {
 		return reply
 	}
 	return nil
 }
 
-// shebangDeniesOOM reports whether body starts with a well-formed Lua
-// shebang whose flags include neither allow-oom nor no-writes. A malformed
-// shebang is luavm's to report, as Redis reports it when it runs.
-func shebangDeniesOOM(body []byte) bool {
+// shebangWrites reports, for a body that starts with a well-formed Lua
+// shebang, whether its flags allow writes (no no-writes) and whether they
+// include allow-oom. A malformed shebang, or none, reports no writes: the
+// former is luavm's to report, as Redis reports it when it runs.
+func shebangWrites(body []byte) (mayWrite, allowOOM bool) {
 	if !bytes.HasPrefix(body, []byte("#!")) {
-		return false
+		return false, false
 	}
 	line := body
 	if i := bytes.IndexByte(line, '\n'); i >= 0 {
@@ -265,24 +277,26 @@ func shebangDeniesOOM(body []byte) bool {
 	}
 	parts := bytes.Fields(line)
 	if len(parts) == 0 || string(parts[0]) != "#!lua" {
-		return false
+		return false, false
 	}
 	for _, p := range parts[1:] {
 		flags, ok := bytes.CutPrefix(p, []byte("flags="))
 		if !ok {
-			return false
+			return false, false
 		}
 		for _, f := range bytes.Split(flags, []byte(",")) {
 			switch string(f) {
-			case "allow-oom", "no-writes":
-				return false
+			case "no-writes":
+				return false, false
+			case "allow-oom":
+				allowOOM = true
 			case "", "allow-stale", "no-cluster", "allow-cross-slot-keys":
 			default:
-				return false
+				return false, false
 			}
 		}
 	}
-	return true
+	return true, allowOOM
 }
 
 // lookupSHA finds a script by its hex SHA1: in the cache, else in the

@@ -427,3 +427,22 @@ func TestDisableDenyScripts(t *testing.T) {
 	h.Run(t, scenario{Name: "resp2", Steps: steps},
 		scenario{Name: "resp3", Steps: append([]step{{Cmd: []string{"HELLO", "3"}, Norm: harness.HelloID}}, steps...)})
 }
+
+// TestNoReplicas: with min-replicas-to-write unmet, Redis refuses a script
+// whose shebang allows writes before running it, and the writes of a
+// script without a shebang one by one.
+func TestNoReplicas(t *testing.T) {
+	h := start(t)
+	h.Run(t, scenario{Name: "noreplicas", Steps: []step{
+		cmd("SET", "x", "some value"),
+		cmd("CONFIG", "SET", "min-replicas-to-write", "1"),
+		cmd("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "1", "x"),
+		cmd("EVAL", "return redis.call('get','x')", "1", "x"),
+		cmd("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
+		cmd("EVAL", "#!lua flags=allow-oom\nreturn 1", "0"),
+		cmd("EVAL", "return redis.call('set','x', 1)", "1", "x"),
+		cmd("EVAL", "return redis.pcall('set','x', 1)", "1", "x"),
+		cmd("CONFIG", "SET", "min-replicas-to-write", "0"),
+		cmd("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
+	}})
+}
