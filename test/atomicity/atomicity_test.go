@@ -98,10 +98,12 @@ func parallel(t *testing.T, n int, fn func(client int) error) {
 	}
 }
 
-var incrScript = redis.NewScript(`
+const incrSource = `
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 redis.call('SET', KEYS[1], v + 1)
-return v + 1`)
+return v + 1`
+
+var incrScript = redis.NewScript(incrSource)
 
 // TestNoLostUpdate: GET-then-SET increments by 50 clients, mixed with
 // pass-through INCRs of the same key, lose nothing.
@@ -330,4 +332,46 @@ func TestBusyScript(t *testing.T) {
 	if n := metric(t, e.h, "luaproxy_busy_replies_total"); n < 3 {
 		t.Errorf("busy replies = %v, want at least 3", n)
 	}
+}
+
+// TestMultiWithScripts: a transaction with a script in it runs under one
+// lock set: the GET queued after the script sees the script's write, never
+// another client's INCR in between, and no update is lost.
+func TestMultiWithScripts(t *testing.T) {
+	modes(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		var incrs atomic.Int64
+		parallel(t, clients, func(c int) error {
+			for i := range callsPerClient {
+				if c%2 == 1 {
+					if err := e.rdb.Incr(ctx, "tx:counter").Err(); err != nil {
+						return err
+					}
+					incrs.Add(1)
+					continue
+				}
+				var script *redis.Cmd
+				var get *redis.StringCmd
+				_, err := e.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					script = p.Eval(ctx, incrSource, []string{"tx:counter"})
+					get = p.Get(ctx, "tx:counter")
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("call %d: %w", i, err)
+				}
+				if fmt.Sprint(script.Val()) != get.Val() {
+					return fmt.Errorf("the script wrote %v but the next command in its transaction read %s", script.Val(), get.Val())
+				}
+			}
+			return nil
+		})
+		got, err := e.rdb.Get(ctx, "tx:counter").Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(clients/2*callsPerClient) + incrs.Load(); got != want {
+			t.Fatalf("tx:counter = %d, want %d", got, want)
+		}
+	})
 }
