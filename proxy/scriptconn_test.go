@@ -1,13 +1,16 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/luaproxy/luaproxy/config"
 	"github.com/luaproxy/luaproxy/internal/redistest"
@@ -400,5 +403,65 @@ func BenchmarkScriptConn(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// The upstream URL's database: shared connections are selected into it by
+// the dial's handshake, and a RESP3 client's scripts still get RESP2
+// replies inside the script.
+func TestScriptConnURLDatabaseAndResp3Client(t *testing.T) {
+	rs := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	p := startScriptProxy(t, "redis://"+rs.Addr+"/2", 2)
+	c := p.dial(t)
+	c.MustDo(t, "HELLO", "3")
+	c.MustDo(t, "HSET", "h", "f", "v")
+	if got := string(c.MustDo(t, "EVAL", "return redis.call('HGETALL', KEYS[1])", "1", "h")); got != "*2\r\n"+bulk("f")+bulk("v") {
+		t.Fatalf("HGETALL from a RESP3 client's script: %q", got)
+	}
+	if p.sharedLinks(2) == 0 {
+		t.Error("the script did not use a shared connection of db 2")
+	}
+	direct := rs.Dial(t)
+	direct.MustDo(t, "SELECT", "2")
+	if got := string(direct.MustDo(t, "HGET", "h", "f")); got != bulk("v") {
+		t.Fatalf("HGET in db 2: %q", got)
+	}
+}
+
+// Shutdown ends a script that waits for a shared connection's reply the
+// upstream never sends.
+func TestScriptConnShutdownUnblocks(t *testing.T) {
+	got := make(chan struct{})
+	fake := startFake(t, func(c net.Conn, r *bufio.Reader) {
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			switch strings.ToUpper(args[0]) {
+			case "PING":
+				_, _ = io.WriteString(c, "+PONG\r\n")
+			case "HANG":
+				close(got) // and never answer
+			default:
+				_, _ = io.WriteString(c, "+OK\r\n")
+			}
+		}
+	})
+	p := startScriptProxy(t, fake.Addr, 1)
+	c := p.dial(t)
+	if err := c.Send("EVAL", "return redis.call('HANG')", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = p.Shutdown(ctx) // the deadline passes: the script is stuck until the pool closes
+	reply, err := c.Read()
+	if err == nil && !strings.Contains(string(reply), "upstream connection lost") {
+		t.Fatalf("reply of the script cut off by Shutdown: %q", reply)
 	}
 }
