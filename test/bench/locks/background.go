@@ -72,6 +72,9 @@ func (b *bench) background(res *results) error {
 					stop()
 					return err
 				}
+				if cond == condAlone {
+					m.BgRPS = 0 // the last calls of a stopped load, if any
+				}
 				s := sample{Part: partBackground, Workload: test, Target: cond, Round: round, measurement: m}
 				res.Samples = append(res.Samples, s)
 				s.print()
