@@ -737,7 +737,9 @@ func (f *Functions) flush(ctx context.Context, argv [][]byte) []byte {
 	if len(argv) == 3 && !bytes.EqualFold(argv[2], []byte("sync")) && !bytes.EqualFold(argv[2], []byte("async")) {
 		return funcError("FUNCTION FLUSH only supports SYNC|ASYNC option")
 	}
-	f.update(ctx, func(*librarySet) (*librarySet, []byte) { return emptyLibrarySet, nil })
+	if reply := f.update(ctx, func(*librarySet) (*librarySet, []byte) { return emptyLibrarySet, nil }); reply != nil {
+		return reply // the registry refused the change (the upstream is over maxmemory ...)
+	}
 	return funcOK
 }
 

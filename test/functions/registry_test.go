@@ -155,3 +155,20 @@ func TestSharedRegistry(t *testing.T) {
 		t.Fatalf("FUNCTION STATS on a: %q", got)
 	}
 }
+
+// TestFlushOverMaxmemory: the registry cannot record a change while the
+// upstream is over maxmemory; FUNCTION FLUSH then says so instead of
+// answering OK and leaving the libraries in place.
+func TestFlushOverMaxmemory(t *testing.T) {
+	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	in := startInstance(t, up.Addr)
+	c := redistest.Dial(t, in.addr)
+	mustDo(t, c, "$5\r\nmylib\r\n", "FUNCTION", "LOAD", libA)
+	mustDo(t, c, "+OK\r\n", "CONFIG", "SET", "maxmemory", "1")
+	if got := string(c.MustDo(t, "FUNCTION", "FLUSH")); !strings.HasPrefix(got, "-ERR luaproxy: function registry: ") {
+		t.Fatalf("FUNCTION FLUSH over maxmemory: %q", got)
+	}
+	mustDo(t, c, "+OK\r\n", "CONFIG", "SET", "maxmemory", "0")
+	mustDo(t, c, "+OK\r\n", "FUNCTION", "FLUSH")
+	mustDo(t, c, "-ERR Function not found\r\n", "FCALL", "f1", "0")
+}
