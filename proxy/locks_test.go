@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,5 +298,34 @@ func TestLockStress(t *testing.T) {
 	}
 	if m.gate.Load() != 0 || m.exclusive != 0 || m.exclWait != 0 || len(m.owners) != 0 {
 		t.Errorf("manager not idle: gate %d exclusive %d waiting %d owners %d", m.gate.Load(), m.exclusive, m.exclWait, len(m.owners))
+	}
+}
+
+// idle reports whether nothing is held or awaited in m.
+func (m *lockManager) idle() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.shards {
+		if m.shards[i].Load() != 0 {
+			return false
+		}
+	}
+	return m.gate.Load() == 0 && m.gShared == 0 && m.exclusive == 0 && m.exclWait == 0 && len(m.owners) == 0
+}
+
+// TestLocksReleasedOnUpstreamLoss: commands in flight when the upstream
+// drops, sends garbage or stops half-way through a reply let go of their
+// locks, so scripts are not stopped for ever by a dead connection.
+func TestLocksReleasedOnUpstreamLoss(t *testing.T) {
+	f := startFake(t, pongServer)
+	p := startProxy(t, f.Addr, nil)
+	for _, last := range []string{"DROP", "GARBAGE", "HALF"} {
+		t.Run(last, func(t *testing.T) {
+			in := "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$4\r\nMGET\r\n$1\r\nb\r\n$1\r\nc\r\n" +
+				"*1\r\n$" + strconv.Itoa(len(last)) + "\r\n" + last + "\r\n" +
+				"*2\r\n$3\r\nGET\r\n$1\r\nd\r\n*1\r\n$8\r\nFLUSHALL\r\n"
+			exchange(t, p.Addr, in)
+			waitFor(t, "the locks to be released", p.locks.idle)
+		})
 	}
 }
