@@ -58,13 +58,8 @@ func (r *lockedRun) run(ctx context.Context, c *sessionCaller, fn func(ctx conte
 			}
 			return errShuttingDown
 		}
-		lc := lockedCaller{inner: c, run: r, owner: o}
-		runCtx, cancel := context.WithCancel(ctx)
-		lc.cancel = cancel
-		reply := fn(runCtx, &lc)
-		cancel()
-		m.release(o)
-		if !lc.restart {
+		reply, restart := r.runOnce(ctx, c, o, fn)
+		if !restart {
 			r.observeWait()
 			return reply
 		}
@@ -93,6 +88,17 @@ func (r *lockedRun) logSlow(elapsed time.Duration, calls int) {
 		zap.String("kind", kind), zap.String("name", r.name),
 		zap.Duration("duration", elapsed), zap.Duration("lock_wait", r.waited),
 		zap.Int("calls", calls), zap.Int("keys", len(r.keys)))
+}
+
+// runOnce runs fn as o, which holds its locks, and lets them go however
+// fn ends (a panic included: the session ends, the proxy does not).
+func (r *lockedRun) runOnce(ctx context.Context, c *sessionCaller, o *lockOwner, fn func(ctx context.Context, caller luavm.Caller) []byte) (reply []byte, restart bool) {
+	defer r.srv.locks.release(o)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lc := lockedCaller{inner: c, run: r, owner: o, cancel: cancel}
+	reply = fn(runCtx, &lc)
+	return reply, lc.restart
 }
 
 func (r *lockedRun) observeWait() {
