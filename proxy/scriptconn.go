@@ -29,14 +29,18 @@ import (
 // caller appends its encoded command to the connection's output buffer and
 // its waiter to the FIFO of calls awaiting replies, under one lock, so the
 // two stay in the same order; it then wakes the writer and waits. The
-// writer writes everything queued in one write, however much that is,
-// without waiting for more. The reader copies each reply, byte for byte,
-// into the waiter at the head of the FIFO and wakes it.
+// writer yields once (runtime.Gosched, no timer), so that scripts just
+// answered can queue their next calls, then writes everything queued in
+// one write. The reader copies each reply, byte for byte, into the waiter
+// at the head of the FIFO and wakes it.
 //
 // Connections are dialled on first use like session connections (AUTH as
 // the configured user, SELECT of the URL's database, then SELECT of the
-// pool's database if it differs), and again after a loss. A lost connection
-// fails every call in flight on it with errUpstreamLost.
+// pool's database if it differs, and a PING to see the upstream serves
+// it), and again after a loss. A lost connection fails every call in
+// flight on it with errUpstreamLost. A call that finds no connection (being
+// dialled, or the last dial failed recently) is not sent and the script
+// goes on on its session's connection.
 
 // scriptPool is the set of shared script connections of a Server.
 type scriptPool struct {
