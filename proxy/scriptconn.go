@@ -395,6 +395,7 @@ func (l *scriptLink) readLoop() {
 	l.queue = nil
 	c.mu.Unlock()
 	if !c.pool.isClosed() {
+		c.pool.srv.metrics.upstreamErrors.WithLabelValues("io").Inc()
 		c.pool.srv.log.Warn("shared script connection lost", zap.Int("db", c.db), zap.Error(err))
 	}
 	for _, waiters := range [][]*scriptWaiter{cur[idx:], rest} {
