@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/luaproxy/luaproxy/internal/redistest"
+	"github.com/luaproxy/luaproxy/test/bench/internal/benchkit"
 )
 
 func TestSummaryAndRender(t *testing.T) {
@@ -124,9 +125,17 @@ func TestQuick(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip(err)
 	}
+	const baseline = "522852a"
+	root, err := benchkit.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := benchkit.Git(root, "cat-file", "-e", baseline+"^{commit}"); err != nil {
+		t.Skip("baseline revision not in this clone (shallow?):", err)
+	}
 	out := t.TempDir()
 	o := options{rounds: 1, n: 2000, scriptN: 200, clients: 20, bgClients: 5, keyspace: 1000, fgKeys: 10,
-		baseline: "522852a", parts: allParts, outDir: out}
+		baseline: baseline, parts: allParts, outDir: out}
 	if err := run(o); err != nil {
 		t.Fatal(err)
 	}
