@@ -66,10 +66,11 @@ type lockManager struct {
 	wake      chan struct{} // closed and replaced to wake every waiter
 	sleepers  int           // waiters parked on wake
 	owners    map[uint32]*lockOwner
-	global    *lockOwner // global exclusive holder
-	gShared   int        // global shared holders
-	exclusive int        // scripts holding shards or the global mode
-	exclWait  int        // scripts waiting to
+	global    *lockOwner    // global exclusive holder
+	gShared   int           // global shared holders
+	exclusive int           // scripts holding shards or the global mode
+	exclWait  int           // scripts waiting to
+	queue     []*lockWaiter // scripts waiting in acquire, in arrival order
 	seq       uint64
 
 	escalations atomic.Uint64
@@ -123,6 +124,7 @@ func (m *lockManager) appendShards(dst []uint32, keys [][]byte) []uint32 {
 
 // broadcastLocked wakes every waiter. mu must be held.
 func (m *lockManager) broadcastLocked() {
+	m.handoffLocked()
 	if m.sleepers > 0 {
 		close(m.wake)
 		m.wake = make(chan struct{})
@@ -339,32 +341,41 @@ func (m *lockManager) newOwner(function bool) *lockOwner {
 // all or nothing. Once a conflicting script has run for busy (if
 // positive), it gives up and returns that script. stop, if closed, ends
 // the wait too (blocker nil, ok false).
+//
+// Waiting scripts queue in arrival order, and whoever releases hands the
+// locks over to the first ones that can have them (handoffLocked): on a
+// hot key only the next script wakes, not all of them.
 func (m *lockManager) acquire(o *lockOwner, shards []uint32, global bool, busy time.Duration, stop <-chan struct{}) (blocker *lockOwner, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	marked := false
-	defer func() {
-		if marked {
-			m.unmarkLocked(shards, global)
-		}
-	}()
 	if global {
 		// The gate must stop new shared holders before the table is
 		// inspected (see tryShared).
 		m.markLocked(shards, global)
-		marked = true
 	}
-	for {
-		if m.tryExclusiveLocked(o, shards, global) {
-			o.start = time.Now()
-			return nil, true
+	// An arrival goes straight in only if nobody queues (and no script
+	// escalates to the global mode): the queue is served in order.
+	if len(m.queue) == 0 && (global || m.gate.Load() == 0) && m.tryExclusiveLocked(o, shards, global) {
+		if global {
+			m.unmarkLocked(shards, global)
 		}
-		if !marked {
-			// Mark, then look again: a holder that let go before the
-			// mark did not know to wake anybody.
-			m.markLocked(shards, global)
-			marked = true
-			continue
+		o.start = time.Now()
+		return nil, true
+	}
+	if !global {
+		m.markLocked(shards, global)
+	}
+	defer m.unmarkLocked(shards, global)
+	w := &lockWaiter{owner: o, shards: shards, global: global, granted: make(chan struct{})}
+	m.queue = append(m.queue, w)
+	// A holder may have let go before the mark: it did not know to hand
+	// anything over.
+	m.handoffLocked()
+	var p parker
+	defer p.stop()
+	for {
+		if w.done {
+			return nil, true
 		}
 		var holder *lockOwner
 		if global {
@@ -376,16 +387,117 @@ func (m *lockManager) acquire(o *lockOwner, shards []uint32, global bool, busy t
 		if holder != nil && busy > 0 {
 			deadline = holder.start.Add(busy)
 		}
-		if !m.park(deadline, stop) {
-			if holder != nil && !deadline.IsZero() && !time.Now().Before(deadline) {
-				return holder, false
-			}
-			select {
-			case <-stop:
-				return nil, false
-			default:
+		if m.parkOn(&p, w.granted, deadline, stop) || w.done {
+			continue
+		}
+		busyNow := holder != nil && !deadline.IsZero() && !time.Now().Before(deadline)
+		select {
+		case <-stop:
+		default:
+			if !busyNow {
+				continue
 			}
 		}
+		m.dequeueLocked(w)
+		if busyNow {
+			return holder, false
+		}
+		return nil, false
+	}
+}
+
+// lockWaiter is a script queued in acquire.
+type lockWaiter struct {
+	owner   *lockOwner
+	shards  []uint32
+	global  bool
+	granted chan struct{} // closed when done is set
+	done    bool          // the locks are the waiter's (under mu)
+}
+
+// handoffLocked gives the queued scripts, in arrival order, the locks
+// they can have now. A script never overtakes an earlier one that wants
+// any of its shards.
+func (m *lockManager) handoffLocked() {
+	if len(m.queue) == 0 {
+		return
+	}
+	var claimed []uint32
+	claimedAll := false
+	kept := m.queue[:0]
+	for _, w := range m.queue {
+		conflict := claimedAll || w.global && len(claimed) > 0 || overlaps(w.shards, claimed)
+		if !conflict && m.tryExclusiveLocked(w.owner, w.shards, w.global) {
+			w.owner.start = time.Now()
+			w.done = true
+			close(w.granted)
+			continue
+		}
+		kept = append(kept, w)
+		if w.global {
+			claimedAll = true
+		} else {
+			claimed = append(claimed, w.shards...)
+		}
+	}
+	clear(m.queue[len(kept):])
+	m.queue = kept
+}
+
+func (m *lockManager) dequeueLocked(w *lockWaiter) {
+	if i := slices.Index(m.queue, w); i >= 0 {
+		m.queue = slices.Delete(m.queue, i, i+1)
+	}
+}
+
+// overlaps reports whether the sorted set a shares a shard with b.
+func overlaps(a, b []uint32) bool {
+	for _, i := range b {
+		if _, found := slices.BinarySearch(a, i); found {
+			return true
+		}
+	}
+	return false
+}
+
+// parker keeps one timer across the waits of one acquisition.
+type parker struct {
+	t        *time.Timer
+	deadline time.Time
+}
+
+func (p *parker) stop() {
+	if p.t != nil {
+		p.t.Stop()
+	}
+}
+
+// parkOn waits, with mu held on entry and on return, until ch is closed
+// (true), the deadline passes or stop is closed (false).
+func (m *lockManager) parkOn(p *parker, ch <-chan struct{}, deadline time.Time, stop <-chan struct{}) bool {
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return false
+		}
+		if p.t == nil {
+			p.t = time.NewTimer(d)
+		} else if !deadline.Equal(p.deadline) {
+			p.t.Reset(d)
+		}
+		p.deadline = deadline
+		timeout = p.t.C
+	}
+	m.mu.Unlock()
+	defer m.mu.Lock()
+	select {
+	case <-ch:
+		return true
+	case <-timeout:
+		return false
+	case <-stop:
+		return false
 	}
 }
 
@@ -430,9 +542,6 @@ func (m *lockManager) tryExclusiveLocked(o *lockOwner, shards []uint32, global b
 		m.gate.Add(1) // undone by release
 		m.exclusive++
 		return true
-	}
-	if m.gate.Load() != 0 {
-		return false // a global exclusive waiter goes first
 	}
 	if !m.takeShardsLocked(shards) {
 		return false

@@ -55,10 +55,12 @@ func (m *lockManager) waiting() int {
 	return m.exclWait
 }
 
+// parked counts waiters: readers and escalations on the broadcast, and
+// scripts in the queue.
 func (m *lockManager) parked() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.sleepers
+	return m.sleepers + len(m.queue)
 }
 
 func TestSharedThenExclusive(t *testing.T) {
