@@ -37,6 +37,37 @@ func TestKeyHashSlot(t *testing.T) {
 	}
 }
 
+// TestCRC16 checks the two-bytes-a-step CRC against the textbook one,
+// bit by bit, on keys of every length up to 64.
+func TestCRC16(t *testing.T) {
+	slow := func(b []byte) uint16 {
+		var crc uint16
+		for _, c := range b {
+			crc ^= uint16(c) << 8
+			for range 8 {
+				if crc&0x8000 != 0 {
+					crc = crc<<1 ^ 0x1021
+				} else {
+					crc <<= 1
+				}
+			}
+		}
+		return crc
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 64; n++ {
+		for range 50 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			if got, want := crc16(b), slow(b); got != want {
+				t.Fatalf("crc16(%x) = %#x, want %#x", b, got, want)
+			}
+		}
+	}
+}
+
 // waitFor polls cond until it holds or the test's deadline nears.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
