@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -171,4 +172,43 @@ func TestFlushOverMaxmemory(t *testing.T) {
 	mustDo(t, c, "+OK\r\n", "CONFIG", "SET", "maxmemory", "0")
 	mustDo(t, c, "+OK\r\n", "FUNCTION", "FLUSH")
 	mustDo(t, c, "-ERR Function not found\r\n", "FCALL", "f1", "0")
+}
+
+// TestInstanceKilledMidLoad stops an instance while a FUNCTION LOAD sent
+// through it is in flight, many times: every other instance, and a new
+// one, then agrees on whether the library exists, and its functions are
+// callable exactly when it is listed (the registry changes atomically).
+func TestInstanceKilledMidLoad(t *testing.T) {
+	up := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
+	b := startInstance(t, up.Addr)
+	cb := redistest.Dial(t, b.addr)
+	loaded := 0
+	for i := range 10 {
+		lib := fmt.Sprintf("#!lua name=lib%d\nredis.register_function('fn%d', function() return %d end)", i, i, i)
+		a := startInstance(t, up.Addr)
+		ca := redistest.Dial(t, a.addr)
+		if err := ca.Send("FUNCTION", "LOAD", lib); err != nil {
+			t.Fatal(err)
+		}
+		if err := ca.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		a.stop()
+		c := startInstance(t, up.Addr)
+		cc := redistest.Dial(t, c.addr)
+		want := fmt.Sprintf(":%d\r\n", i)
+		got := string(cc.MustDo(t, "FCALL", fmt.Sprintf("fn%d", i), "0"))
+		listed := strings.Contains(string(cc.MustDo(t, "FUNCTION", "LIST", "LIBRARYNAME", fmt.Sprintf("lib%d", i))), fmt.Sprintf("lib%d", i))
+		switch {
+		case got == want && listed:
+			loaded++
+			waitFor(t, cb, want, "FCALL", fmt.Sprintf("fn%d", i), "0")
+		case got == "-ERR Function not found\r\n" && !listed:
+			mustDo(t, cb, "-ERR Function not found\r\n", "FCALL", fmt.Sprintf("fn%d", i), "0")
+		default:
+			t.Fatalf("run %d: FCALL %q but listed %v: a half-made change", i, got, listed)
+		}
+		c.stop()
+	}
+	t.Logf("%d of 10 loads were in when their instance stopped", loaded)
 }
