@@ -135,3 +135,33 @@ func anyWrote(vm *VM) bool {
 	}
 	return false
 }
+
+// TestCancelAfterRunEnds cancels a run's context as the run ends, many
+// times, on a one-state pool: the cancellation's interrupt must never
+// land in the next run on that state.
+func TestCancelAfterRunEnds(t *testing.T) {
+	vm, err := New(Config{PoolSize: 1, MaxStates: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	s := NewScript([]byte("return 1"))
+	calls := NewScript([]byte("redis.pcall('GET', 'k') return 2"))
+	for i := range 5000 {
+		ctx, cancel := context.WithCancel(context.Background())
+		// The run's redis.call cancels its context and returns at once:
+		// the run ends while the interrupt is still on its way.
+		vm.Run(ctx, calls, Request{Proto: 2, Caller: cancelCaller(cancel)})
+		if got := string(vm.Run(context.Background(), s, Request{Proto: 2})); got != ":1\r\n" {
+			t.Fatalf("run after a cancelled one (%d): %q", i, got)
+		}
+	}
+}
+
+// cancelCaller cancels the run's context from inside redis.call.
+type cancelCaller context.CancelFunc
+
+func (c cancelCaller) Call([][]byte, int) ([]byte, error) {
+	c()
+	return []byte("+OK\r\n"), nil
+}

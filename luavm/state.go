@@ -9,6 +9,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,10 +81,11 @@ type state struct {
 	// Per-run data.
 	body       []byte // the running script's source, for error texts
 	running    atomic.Bool
-	started    atomic.Int64 // UnixNano of the run's start, for KillScripts
-	isFunction atomic.Bool  // the run is FCALL, not EVAL
-	wrote      atomic.Bool  // the run called a write command
-	deadline   atomic.Int64 // UnixNano, 0 for none
+	cancelWG   sync.WaitGroup // a cancellation's interrupt in flight
+	started    atomic.Int64   // UnixNano of the run's start, for KillScripts
+	isFunction atomic.Bool    // the run is FCALL, not EVAL
+	wrote      atomic.Bool    // the run called a write command
+	deadline   atomic.Int64   // UnixNano, 0 for none
 	broken     bool
 	req        *Request // &reqv during a run
 	reqv       Request
@@ -369,7 +371,21 @@ func (st *state) begin(ctx context.Context, req *Request, name string) (stop fun
 		if ctx.Err() != nil {
 			st.lim.Interrupt(cancelMessage)
 		}
-		return context.AfterFunc(ctx, func() { st.lim.Interrupt(cancelMessage) })
+		// The interrupt runs on a goroutine of its own: the run must not
+		// end, and the state serve another run, before it has landed, or
+		// it would interrupt that other run.
+		st.cancelWG.Add(1)
+		stop := context.AfterFunc(ctx, func() {
+			defer st.cancelWG.Done()
+			st.lim.Interrupt(cancelMessage)
+		})
+		return func() bool {
+			if stop() {
+				st.cancelWG.Done() // it will never run
+			}
+			st.cancelWG.Wait()
+			return true
+		}
 	}
 	return nil
 }
