@@ -143,26 +143,9 @@ func (m *lockManager) broadcast() {
 func (m *lockManager) park(deadline time.Time, stop <-chan struct{}) (ok bool) {
 	ch := m.wake
 	m.sleepers++
-	m.mu.Unlock()
-	defer m.mu.Lock()
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return false
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-ch:
-		return true
-	case <-timeout:
-		return false
-	case <-stop:
-		return false
-	}
+	var p parker
+	defer p.stop()
+	return m.parkOn(&p, ch, deadline, stop)
 }
 
 // sharedHold is what a forwarded command holds until its reply arrives.

@@ -236,43 +236,17 @@ func TestScriptConnResp3(t *testing.T) {
 	}
 }
 
-// killRelay forwards connections to target and drops one, both ways, as
-// soon as marker passes through it towards the upstream.
-type killRelay struct {
-	ln     net.Listener
-	target string
-	marker []byte
-	wg     sync.WaitGroup
+// startKillRelay returns the address of a relay to target that drops a
+// connection, both ways, as soon as marker passes through it towards the
+// upstream.
+func startKillRelay(t *testing.T, target, marker string) string {
+	f := startFake(t, func(c net.Conn, _ *bufio.Reader) { relayUntil(c, target, []byte(marker)) })
+	return f.Addr
 }
 
-func startKillRelay(t *testing.T, target, marker string) *killRelay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &killRelay{ln: ln, target: target, marker: []byte(marker)}
-	k.wg.Add(1)
-	go func() {
-		defer k.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			k.wg.Add(1)
-			go func() {
-				defer k.wg.Done()
-				k.relay(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); k.wg.Wait() })
-	return k
-}
-
-func (k *killRelay) relay(c net.Conn) {
+func relayUntil(c net.Conn, target string, marker []byte) {
 	defer c.Close()
-	up, err := net.Dial("tcp", k.target)
+	up, err := net.Dial("tcp", target)
 	if err != nil {
 		return
 	}
@@ -287,13 +261,13 @@ func (k *killRelay) relay(c net.Conn) {
 		n, err := c.Read(buf)
 		if n > 0 {
 			seen := append(tail, buf[:n]...)
-			if bytes.Contains(seen, k.marker) {
+			if bytes.Contains(seen, marker) {
 				return
 			}
 			if _, err := up.Write(buf[:n]); err != nil {
 				return
 			}
-			tail = append(tail[:0], seen[max(0, len(seen)-len(k.marker)):]...)
+			tail = append(tail[:0], seen[max(0, len(seen)-len(marker)):]...)
 		}
 		if err != nil {
 			return
@@ -306,7 +280,7 @@ func (k *killRelay) relay(c net.Conn) {
 func TestScriptConnLost(t *testing.T) {
 	rs := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
 	relay := startKillRelay(t, rs.Addr, "boom-marker")
-	p := startScriptProxy(t, relay.ln.Addr().String(), 1)
+	p := startScriptProxy(t, relay, 1)
 	c := p.dial(t)
 	got := string(c.MustDo(t, "EVAL", "redis.call('SET', 'a', '1'); return redis.call('GET', 'boom-marker')", "0"))
 	if !strings.HasPrefix(got, "-") || !strings.Contains(got, "upstream connection lost") {
@@ -328,7 +302,7 @@ func TestScriptConnLost(t *testing.T) {
 func TestScriptConnLostInFlight(t *testing.T) {
 	rs := redistest.Start(t, redistest.ScriptingDisabledArgs()...)
 	relay := startKillRelay(t, rs.Addr, "boom-marker")
-	p := startScriptProxy(t, relay.ln.Addr().String(), 1)
+	p := startScriptProxy(t, relay, 1)
 	var wg sync.WaitGroup
 	for g := 0; g < 20; g++ {
 		wg.Add(1)

@@ -38,6 +38,14 @@ func newHarness(t *testing.T) (*harness.Harness, *proxy.Functions) {
 
 func newHarnessTB(t testing.TB) (*harness.Harness, *proxy.Functions) {
 	t.Helper()
+	_, f := newFunctions(t)
+	return harness.Start(t, harness.WithHandler(f)), f
+}
+
+// newFunctions returns a Lua VM and a Functions handler on it, both closed
+// when the test ends.
+func newFunctions(t testing.TB) (*luavm.VM, *proxy.Functions) {
+	t.Helper()
 	vm, err := luavm.New(luavm.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +55,8 @@ func newHarnessTB(t testing.TB) (*harness.Harness, *proxy.Functions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return harness.Start(t, harness.WithHandler(f)), f
+	t.Cleanup(f.Close)
+	return vm, f
 }
 
 // both runs every scenario in RESP2 and, after HELLO 3, in RESP3.

@@ -218,16 +218,7 @@ func TestDebugReloadNoFlush(t *testing.T) {
 // luaproxy binary does.
 func newScriptingHarness(t *testing.T, opts ...harness.Option) *harness.Harness {
 	t.Helper()
-	vm, err := luavm.New(luavm.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vm.Close)
-	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
+	vm, f := newFunctions(t)
 	opts = append(opts, harness.WithHandler(proxy.NewScripting(vm, proxy.ScriptingOptions{Functions: f}, nil, nil)))
 	return harness.Start(t, opts...)
 }
@@ -267,21 +258,12 @@ func TestKillAndStats(t *testing.T) {
 	}
 	mustDo(t, q, "-NOTBUSY No scripts in execution right now.\r\n", "FUNCTION", "KILL")
 	mustDo(t, p, "+PONG\r\n", "PING")
-	_ = harness.AnyInteger
 }
 
 // TestImportUpstream copies the upstream's own libraries into luaproxy,
 // and does nothing against an upstream without FUNCTION.
 func TestImportUpstream(t *testing.T) {
-	vm, err := luavm.New(luavm.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vm.Close)
-	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, f := newFunctions(t)
 	h := harness.Start(t, harness.WithScripting(), harness.WithHandler(f))
 	u := h.Control(t, h.Upstream)
 	for _, lib := range []string{libA, libB} {
@@ -307,15 +289,7 @@ func TestImportUpstream(t *testing.T) {
 // FUNCTION subcommand and from FCALL of a function that calls Redis, as
 // from Redis; after AUTH everything works.
 func TestAuth(t *testing.T) {
-	vm, err := luavm.New(luavm.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vm.Close)
-	f, err := proxy.NewFunctions(vm, proxy.FunctionsOptions{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, f := newFunctions(t)
 	h := harness.Start(t, harness.WithHandler(f),
 		harness.WithServerSetup([]string{"CONFIG", "SET", "requirepass", "secret"}),
 		harness.WithServerAuth("secret"))
