@@ -145,9 +145,9 @@
 // the transaction's other commands: from the first script on, the session
 // hands every command to the Handler, which keeps them; at EXEC it sends
 // the upstream EXEC for what was queued there before (which checks WATCH),
-// then runs the kept scripts and commands, and answers one array. That is
-// ordered but, unlike Redis, not atomic with respect to other clients;
-// scripting_multi.go lists the other differences.
+// then runs the kept scripts and commands, and answers one array, all
+// under one lock set covering the transaction's keys; scripting_multi.go
+// lists the differences from Redis.
 //
 // # Shared script connections
 //

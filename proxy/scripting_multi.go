@@ -28,10 +28,9 @@ import (
 //  3. answers one array: the upstream EXEC's elements, then the held
 //     commands' replies.
 //
-// Differences from Redis: the transaction is ordered but not atomic with
-// respect to other clients once a script is in it (their commands can run
-// between the upstream's EXEC, the scripts and the held commands); held
-// commands are not checked when queued (a wrong arity shows as that
+// The whole of it runs under one exclusive lock set covering every
+// command's keys (see exec), so no other client's command through the
+// proxy runs between its parts. Differences from Redis: held commands are not checked when queued (a wrong arity shows as that
 // command's error in EXEC's array instead of EXECABORT); and commands that
 // change the session's state (SELECT, HELLO, AUTH, CLIENT, (un)subscribe,
 // MONITOR) after a script abort the transaction, as does a script after a
