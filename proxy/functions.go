@@ -71,6 +71,12 @@ type Functions struct {
 	mu      sync.Mutex // serialises changes to set and version
 	set     atomic.Pointer[librarySet]
 	version int64 // the store version set reflects
+	// unsaved: set holds a deletion the registry refused; it is written
+	// back by writeBackLoop (see functions_writeback.go).
+	unsaved   bool
+	writeBack chan struct{}
+	stop      chan struct{} // closed by Close
+	closeOnce sync.Once
 
 	// running holds the FCALLs in progress by session ID, for FUNCTION
 	// STATS.
@@ -112,25 +118,32 @@ func NewFunctions(vm *luavm.VM, opts FunctionsOptions, log *zap.Logger, reg prom
 	if err != nil {
 		return nil, err
 	}
-	f := &Functions{vm: vm, store: opts.Store, log: log, metrics: m, cancel: func() {}}
+	f := &Functions{vm: vm, store: opts.Store, log: log, metrics: m, cancel: func() {},
+		writeBack: make(chan struct{}, 1), stop: make(chan struct{})}
 	f.set.Store(emptyLibrarySet)
 	if f.store != nil {
 		// Register first: a change between the two calls is not missed.
 		f.cancel = f.store.OnChange(f.apply)
 		f.apply(f.store.Snapshot())
+		go f.writeBackLoop(f.stop)
 	}
 	return f, nil
 }
 
-// Close stops following the store's changes.
-func (f *Functions) Close() { f.cancel() }
+// Close stops following the store's changes and writing back to it.
+func (f *Functions) Close() {
+	f.closeOnce.Do(func() {
+		f.cancel()
+		close(f.stop)
+	})
+}
 
 // apply publishes the libraries of a store snapshot newer than the set.
 func (f *Functions) apply(snap *registry.Snapshot) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if snap.Version() <= f.version && f.version != 0 {
-		return
+	if snap.Version() <= f.version && f.version != 0 || f.unsaved {
+		return // not newer, or this instance is ahead (see keepUnsavedLocked)
 	}
 	f.set.Store(f.setFrom(snap, f.set.Load()))
 	f.version = snap.Version()
@@ -311,6 +324,13 @@ func (s *librarySet) join(libs []*luavm.Library, replace bool) (*librarySet, str
 // leave things as they are. With a store, change sees the store's current
 // libraries and its result is written there first.
 func (f *Functions) update(ctx context.Context, change func(cur *librarySet) (*librarySet, []byte)) []byte {
+	return f.updateDeferrable(ctx, false, change)
+}
+
+// updateDeferrable is update; with deletion set, a change the registry
+// refuses is applied here anyway and written back later, as Redis lets
+// FUNCTION DELETE and FLUSH through when it refuses writes.
+func (f *Functions) updateDeferrable(ctx context.Context, deletion bool, change func(cur *librarySet) (*librarySet, []byte)) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.store == nil {
@@ -338,6 +358,14 @@ func (f *Functions) update(ctx context.Context, change func(cur *librarySet) (*l
 	})
 	if refused != nil {
 		return refused
+	}
+	if err != nil && deletion {
+		n, errReply := change(f.set.Load())
+		if errReply != nil {
+			return errReply
+		}
+		f.keepUnsavedLocked(n, err)
+		return nil
 	}
 	if err != nil {
 		return funcError("luaproxy: function registry: " + err.Error())
@@ -539,7 +567,7 @@ func libraryName(code []byte) (string, bool) {
 
 // deleteLibrary is FUNCTION DELETE name.
 func (f *Functions) deleteLibrary(ctx context.Context, name string) []byte {
-	if errReply := f.update(ctx, func(cur *librarySet) (*librarySet, []byte) {
+	if errReply := f.updateDeferrable(ctx, true, func(cur *librarySet) (*librarySet, []byte) {
 		if _, ok := cur.libs[name]; !ok {
 			return nil, funcError("Library not found")
 		}
@@ -737,8 +765,8 @@ func (f *Functions) flush(ctx context.Context, argv [][]byte) []byte {
 	if len(argv) == 3 && !bytes.EqualFold(argv[2], []byte("sync")) && !bytes.EqualFold(argv[2], []byte("async")) {
 		return funcError("FUNCTION FLUSH only supports SYNC|ASYNC option")
 	}
-	if reply := f.update(ctx, func(*librarySet) (*librarySet, []byte) { return emptyLibrarySet, nil }); reply != nil {
-		return reply // the registry refused the change (the upstream is over maxmemory ...)
+	if reply := f.updateDeferrable(ctx, true, func(*librarySet) (*librarySet, []byte) { return emptyLibrarySet, nil }); reply != nil {
+		return reply
 	}
 	return funcOK
 }
