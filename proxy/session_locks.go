@@ -94,7 +94,9 @@ func (s *Session) lockForward(e *pending, argv [][]byte, kind cmdKind) bool {
 	}
 	switch access {
 	case cmdinfo.NoKeys:
-		if m.gate.Load() != 0 && cmd.Flags&cmdinfo.AllowBusy == 0 {
+		// Commands whose kind the session tracks (SELECT, HELLO, CLIENT,
+		// MULTI ...) have changed its state by now: they always go.
+		if kind == kindPlain && m.gate.Load() != 0 && cmd.Flags&cmdinfo.AllowBusy == 0 {
 			// A script holding the whole keyspace is as busy as Redis
 			// running it: past the threshold, Redis answers BUSY to
 			// nearly everything, keyless commands included.
