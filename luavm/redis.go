@@ -291,6 +291,18 @@ func (st *state) redisACLCheckCmd(l *lua.State) int {
 		st.raiseError(l, "Invalid command passed to redis.acl_check_cmd()")
 	}
 	c := st.req.Caller
+	if ac, ok := c.(ACLChecker); ok {
+		reply, err := ac.ACLCheck(argv)
+		if err != nil {
+			st.raiseError(l, "luaproxy: upstream call failed: "+err.Error())
+		}
+		if len(reply) > 0 && reply[0] == '-' {
+			st.raiseError(l, "luaproxy: redis.acl_check_cmd(): "+string(bytes.TrimRight(reply[1:], "\r\n")))
+		}
+		l.SetTop(0)
+		l.PushBoolean(bytes.Equal(reply, []byte("+OK\r\n")))
+		return 1
+	}
 	who, err := c.Call([][]byte{[]byte("ACL"), []byte("WHOAMI")}, 2)
 	if err != nil || len(who) < 4 || who[0] != '$' {
 		st.raiseError(l, "luaproxy: cannot find the current user for redis.acl_check_cmd()")

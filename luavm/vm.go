@@ -23,6 +23,14 @@ type Caller interface {
 	Call(argv [][]byte, proto int) ([]byte, error)
 }
 
+// ACLChecker may be implemented by a Caller to answer
+// redis.acl_check_cmd: the raw reply of ACL DRYRUN for the calling
+// client's user and argv. Without it, luavm asks through Call with ACL
+// WHOAMI and ACL DRYRUN, which the calling user may not be allowed to run.
+type ACLChecker interface {
+	ACLCheck(argv [][]byte) ([]byte, error)
+}
+
 // Config configures a VM. The zero value is usable.
 type Config struct {
 	// PoolSize is how many states are created ready at start; default

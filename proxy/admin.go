@@ -141,18 +141,8 @@ func (s *Server) checkUpstream() error {
 	if s.ready.recent() {
 		return nil
 	}
-	c, err := s.dialUpstream()
+	reply, err := s.doOnce([][]byte{[]byte("PING")})
 	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(s.cfg.UpstreamDialTimeout))
-	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		s.metrics.upstreamUp.Set(0)
-		return err
-	}
-	var reply byteSink
-	if err := copyReply(&reply, newBufioReader(c, 512)); err != nil {
 		s.metrics.upstreamUp.Set(0)
 		return err
 	}

@@ -180,6 +180,7 @@ func perConnection(name []byte) bool {
 func (s *Session) noteForScripts(argv [][]byte, k cmdKind) {
 	if k == kindAuth || k == kindHello || k == kindClient || k == kindReset {
 		s.noteStateCommand(argv, k)
+		s.noteUser(argv, k)
 	}
 }
 

@@ -116,7 +116,7 @@ func (r *lockedRun) observeWait() {
 // (escalation), and the script's name is remembered so that its later runs
 // lock the whole keyspace from the start.
 type lockedCaller struct {
-	inner   luavm.Caller
+	inner   *sessionCaller
 	run     *lockedRun
 	owner   *lockOwner
 	cancel  context.CancelFunc

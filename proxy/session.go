@@ -78,6 +78,7 @@ type Session struct {
 	// until EXEC or DISCARD (see scripting_multi.go).
 	held *heldTx
 
+	aclUser string     // the user AUTH or HELLO last named; "" for the URL's
 	tx      txLocks    // keys queued in MULTI, locked at EXEC
 	txOwner *lockOwner // the locks of a held transaction running at EXEC
 	keyBuf  [][]byte   // scratch for the keys of a forwarded command

@@ -6,11 +6,13 @@ package scripting
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/luaproxy/luaproxy/config"
 	"github.com/luaproxy/luaproxy/luavm"
 	"github.com/luaproxy/luaproxy/proxy"
 	"github.com/luaproxy/luaproxy/test/harness"
@@ -445,4 +447,27 @@ func TestNoReplicas(t *testing.T) {
 		cmd("CONFIG", "SET", "min-replicas-to-write", "0"),
 		cmd("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
 	}})
+}
+
+// TestACLCheckRestrictedUser: redis.acl_check_cmd for a user that may run
+// neither ACL WHOAMI nor ACL DRYRUN (Redis's own "Script ACL check"), with
+// scripts' calls on shared connections and on the client's own.
+func TestACLCheckRestrictedUser(t *testing.T) {
+	setup := []string{"ACL", "SETUSER", "bob", "on", ">123", "+@scripting", "+set", "~x*"}
+	steps := []step{
+		cmd("AUTH", "bob", "123"),
+		cmd("EVAL", "return redis.acl_check_cmd('set','xx',1)", "1", "xx"),
+		cmd("EVAL", "return redis.acl_check_cmd('hset','xx','f',1)", "1", "xx"),
+		cmd("EVAL", "return redis.acl_check_cmd('set','yy',1)", "0"),
+		cmd("EVAL", "return redis.acl_check_cmd('invalid-cmd','arg')", "0"),
+		cmd("AUTH", "default", "nopass-wrong"),
+		cmd("RESET"),
+		cmd("EVAL", "return redis.acl_check_cmd('hset','xx','f',1)", "1", "xx"),
+	}
+	for _, conns := range []int{0, 2} {
+		t.Run(fmt.Sprintf("script-upstream-conns=%d", conns), func(t *testing.T) {
+			h := start(t, harness.WithServerSetup(setup), harness.WithConfig(func(c *config.Config) { c.ScriptUpstreamConns = conns }))
+			h.Run(t, scenario{Name: "bob", Steps: steps})
+		})
+	}
 }
