@@ -167,6 +167,7 @@ func (s *Session) run() {
 	if errors.Is(err, io.EOF) && s.up != nil {
 		s.finishAfterEOF()
 	}
+	s.dropBatch() // what never reached the reply side
 	s.close()
 	if s.replyDone != nil {
 		<-s.replyDone
@@ -401,7 +402,7 @@ func (s *Session) flushUpstream() error {
 	u := s.up
 	if len(s.batch) > 0 {
 		if !s.q.publish(s.batch) {
-			s.batch = s.batch[:0]
+			s.dropBatch()
 			return errUpstreamLost
 		}
 		s.batch = s.batch[:0]

@@ -191,6 +191,16 @@ func reloadsWithoutFlush(opts [][]byte) bool {
 	return noflush
 }
 
+// dropBatch forgets the entries not yet published to the reply side (the
+// upstream is lost, or the session ends), letting go of their locks: no
+// reply will ever release them.
+func (s *Session) dropBatch() {
+	for i := range s.batch {
+		s.releaseLock(&s.batch[i])
+	}
+	s.batch = s.batch[:0]
+}
+
 // releaseLock lets go of a forwarded command's locks.
 func (s *Session) releaseLock(e *pending) {
 	if e.lock.held() {
