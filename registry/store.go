@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -419,12 +420,22 @@ func (s *Store) Update(ctx context.Context, fn func(cur *Snapshot) (Change, erro
 			if err := s.syncLocked(ctx, notice{}); err != nil {
 				return nil, err
 			}
+			if attempt >= 1 {
+				// Several instances writing at once can keep beating one
+				// another: back off a random while that doubles, up to
+				// 50ms, so that a loser eventually gets a quiet moment.
+				limit := min(100*time.Microsecond<<attempt, 50*time.Millisecond)
+				if err := sleepCtx(ctx, time.Duration(rand.Int64N(int64(limit)))); err != nil {
+					return nil, err
+				}
+			}
 		default:
 			return nil, err
 		}
 	}
 	return nil, ErrConflict
 }
+
 
 // errStale means the shared version differs from the local one.
 var errStale = errors.New("registry: local copy is stale")
