@@ -472,9 +472,17 @@ func (vm *VM) FCall(ctx context.Context, lib *Library, name string, req Request)
 	defer vm.put(st)
 	fns, ok := st.libs[lib.sum]
 	if !ok {
+		// Loading the library on this state is part of the FCALL: a
+		// FUNCTION KILL meanwhile is for it, and ends it.
+		st.isFunction.Store(true)
 		_, body, _ := parseLibraryMetadata(lib.Code)
 		var errMsg string
-		if fns, _, errMsg = st.loadLibrary(body); errMsg != "" {
+		fns, _, errMsg = st.loadLibrary(body)
+		st.isFunction.Store(false)
+		if msg, killed := st.lim.Interrupted(); killed {
+			return appendError(nil, msg)
+		}
+		if errMsg != "" {
 			return appendError(nil, "ERR "+errMsg)
 		}
 		st.libs[lib.sum] = fns

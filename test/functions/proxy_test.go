@@ -251,7 +251,9 @@ func TestKillAndStats(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	mustDo(t, q, "+OK\r\n", "FUNCTION", "KILL")
+	// FUNCTION STATS shows the call from the moment luaproxy takes it; the
+	// Lua state may still be getting ready then (NOTBUSY): ask again.
+	waitFor(t, q, "+OK\r\n", "FUNCTION", "KILL")
 	got, err := p.Read()
 	if err != nil || !strings.HasPrefix(string(got), "-") {
 		t.Fatalf("killed FCALL: %q, %v", got, err)
