@@ -436,7 +436,6 @@ func (s *Store) Update(ctx context.Context, fn func(cur *Snapshot) (Change, erro
 	return nil, ErrConflict
 }
 
-
 // errStale means the shared version differs from the local one.
 var errStale = errors.New("registry: local copy is stale")
 
