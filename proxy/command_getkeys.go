@@ -11,14 +11,6 @@ import (
 // renamed away; luaproxy answers them from its command table, as Redis
 // would (cluster clients ask it to route scripts).
 
-// isGetKeysOfHandled reports whether argv is COMMAND GETKEYS[ANDFLAGS]
-// of a command the Handler answers.
-func (s *Session) isGetKeysOfHandled(argv [][]byte) bool {
-	return len(argv) >= 4 && s.srv.handler != nil && equalFold(argv[0], "COMMAND") &&
-		(equalFold(argv[1], "GETKEYS") || equalFold(argv[1], "GETKEYSANDFLAGS")) &&
-		s.srv.names.lookup(argv[2]).route == routeHandler
-}
-
 // commandGetKeys is Redis's reply to COMMAND GETKEYS (withFlags false) or
 // GETKEYSANDFLAGS for args, a whole command.
 func commandGetKeys(t *cmdinfo.Table, args [][]byte, withFlags bool) []byte {

@@ -69,7 +69,7 @@ type lockManager struct {
 	global    *lockOwner    // global exclusive holder
 	gShared   int           // global shared holders
 	exclusive int           // scripts holding shards or the global mode
-	exclWait  int           // scripts waiting to
+	exclWait  int           // exclusive waiters, marked on their shards
 	queue     []*lockWaiter // scripts waiting in acquire, in arrival order
 	seq       uint64
 
@@ -189,6 +189,23 @@ func (m *lockManager) releaseShard(i uint32) {
 	}
 }
 
+// tryHold takes shards shared, all or none, without waiting, and records
+// them in h.
+func (m *lockManager) tryHold(h *sharedHold, shards []uint32) bool {
+	if !m.trySharedAll(shards) {
+		return false
+	}
+	switch len(shards) {
+	case 0:
+		*h = sharedHold{}
+	case 1:
+		*h = sharedHold{one: shards[0], count: 1}
+	default:
+		*h = sharedHold{many: shards, count: 2}
+	}
+	return true
+}
+
 // trySharedAll takes every shard shared or none, without waiting.
 func (m *lockManager) trySharedAll(shards []uint32) bool {
 	for k, i := range shards {
@@ -208,21 +225,8 @@ func (m *lockManager) trySharedAll(shards []uint32) bool {
 // script, which the command's client is told is busy.
 func (m *lockManager) acquireShared(h *sharedHold, shards []uint32, global bool, busy time.Duration) (blocker *lockOwner) {
 	*h = sharedHold{global: global}
-	if !global {
-		switch len(shards) {
-		case 0:
-			return nil
-		case 1:
-			if m.tryShared(shards[0]) {
-				h.one, h.count = shards[0], 1
-				return nil
-			}
-		default:
-			if m.trySharedAll(shards) {
-				h.many, h.count = shards, 2
-				return nil
-			}
-		}
+	if !global && m.tryHold(h, shards) {
+		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -235,12 +239,7 @@ func (m *lockManager) acquireShared(h *sharedHold, shards []uint32, global bool,
 			}
 			holder = m.oldestHolderLocked(nil)
 		} else {
-			if m.trySharedAll(shards) {
-				if len(shards) == 1 {
-					h.one, h.count = shards[0], 1
-				} else {
-					h.many, h.count = shards, 2
-				}
+			if m.tryHold(h, shards) {
 				return nil
 			}
 			holder = m.oldestHolderLocked(shards)
@@ -520,23 +519,58 @@ func (m *lockManager) tryExclusiveLocked(o *lockOwner, shards []uint32, global b
 		if m.exclusive > 0 || !m.tableIdleLocked() {
 			return false
 		}
-		m.global = o
-		o.global = true
-		m.gate.Add(1) // undone by release
-		m.exclusive++
+		m.makeGlobalLocked(o)
 		return true
 	}
 	if !m.takeShardsLocked(shards) {
 		return false
 	}
-	if len(shards) > 0 {
+	m.ownLocked(o, shards)
+	return true
+}
+
+// ownLocked records o as the holder of shards, whose held bits it has
+// just set; an owner that held nothing counts as one more exclusive holder.
+func (m *lockManager) ownLocked(o *lockOwner, shards []uint32) {
+	if len(shards) == 0 {
+		return
+	}
+	if len(o.shards) == 0 {
 		m.exclusive++
 	}
 	for _, i := range shards {
 		m.owners[i] = o
 	}
-	o.shards = append(o.shards[:0], shards...)
-	return true
+	o.shards = append(o.shards, shards...)
+	slices.Sort(o.shards)
+}
+
+// disownLocked lets go of o's shards, not of its place among the
+// exclusive holders.
+func (m *lockManager) disownLocked(o *lockOwner) {
+	m.clearHeld(o.shards)
+	for _, i := range o.shards {
+		delete(m.owners, i)
+	}
+	o.shards = o.shards[:0]
+}
+
+// makeGlobalLocked gives o the global exclusive mode in place of any
+// shards it holds. The caller has checked that nothing else holds any.
+func (m *lockManager) makeGlobalLocked(o *lockOwner) {
+	if len(o.shards) == 0 {
+		m.exclusive++
+	}
+	m.disownLocked(o)
+	m.global, o.global = o, true
+	m.gate.Add(1) // undone by release
+}
+
+// clearHeld drops the held bit of shards.
+func (m *lockManager) clearHeld(shards []uint32) {
+	for _, i := range shards {
+		m.shards[i].Add(^uint64(heldBit - 1))
+	}
 }
 
 // tableIdleLocked reports whether no shard has a holder.
@@ -554,9 +588,7 @@ func (m *lockManager) tableIdleLocked() bool {
 func (m *lockManager) takeShardsLocked(shards []uint32) bool {
 	for k, i := range shards {
 		if !m.takeShardLocked(i) {
-			for _, j := range shards[:k] {
-				m.shards[j].Add(^uint64(heldBit - 1))
-			}
+			m.clearHeld(shards[:k])
 			return false
 		}
 	}
@@ -588,11 +620,7 @@ func (m *lockManager) release(o *lockOwner) {
 		m.gate.Add(-1)
 		m.exclusive--
 	case len(o.shards) > 0:
-		for _, i := range o.shards {
-			m.shards[i].Add(^uint64(heldBit - 1))
-			delete(m.owners, i)
-		}
-		o.shards = o.shards[:0]
+		m.disownLocked(o)
 		m.exclusive--
 	}
 	o.waitsFor, o.abort = nil, nil
@@ -675,17 +703,7 @@ func (m *lockManager) tryEscalateLocked(o *lockOwner, shards []uint32, global bo
 			}
 		}
 		// Everything else is free: o's shards become the global mode.
-		if len(o.shards) == 0 {
-			m.exclusive++
-		}
-		for _, i := range o.shards {
-			m.shards[i].Add(^uint64(heldBit - 1))
-			delete(m.owners, i)
-		}
-		o.shards = o.shards[:0]
-		m.global = o
-		o.global = true
-		m.gate.Add(1)
+		m.makeGlobalLocked(o)
 		return nil
 	}
 	var need []uint32
@@ -704,14 +722,7 @@ func (m *lockManager) tryEscalateLocked(o *lockOwner, shards []uint32, global bo
 	if m.gShared > 0 || !m.takeShardsLocked(need) {
 		return o // commands in flight
 	}
-	if len(o.shards) == 0 {
-		m.exclusive++
-	}
-	for _, i := range need {
-		m.owners[i] = o
-	}
-	o.shards = append(o.shards, need...)
-	slices.Sort(o.shards)
+	m.ownLocked(o, need)
 	return nil
 }
 

@@ -496,12 +496,12 @@ func (s *Session) dispatch(argv [][]byte, raw []byte, inline bool) bool {
 	if spec.route == routeHandler && s.srv.handler != nil {
 		return s.serveHandler(argv)
 	}
-	if s.isGetKeysOfHandled(argv) {
+	if reply := s.intercept(argv); reply != nil {
 		if s.replyOff || s.skipNext {
 			s.skipNext = false
 			return true
 		}
-		s.answerLocal(commandGetKeys(s.srv.commands, argv[2:], equalFold(argv[1], "GETKEYSANDFLAGS")))
+		s.answerLocal(reply)
 		return true
 	}
 	s.noteForScripts(argv, spec.kind)

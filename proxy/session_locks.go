@@ -1,9 +1,7 @@
 package proxy
 
 import (
-	"bytes"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/luaproxy/luaproxy/internal/cmdinfo"
@@ -61,18 +59,6 @@ func (s *Session) lockForward(e *pending, argv [][]byte, kind cmdKind) bool {
 		s.tx.reset()
 		return true
 	}
-	if kind == kindPlain && equalFold(argv[0], "CONFIG") {
-		s.srv.noteConfigSet(argv)
-	}
-	if kind == kindPlain && len(argv) >= 3 && equalFold(argv[0], "DEBUG") && equalFold(argv[1], "RELOAD") &&
-		s.srv.cfg.RegistryDB >= 0 && reloadsWithoutFlush(argv[2:]) {
-		return s.answerLocal(errReloadNoFlush)
-	}
-	if kind == kindPlain && len(argv) == 3 && equalFold(argv[0], "DEBUG") && equalFold(argv[1], "SET-DISABLE-DENY-SCRIPTS") {
-		// Redis's test hook: scripts may then call noscript commands.
-		n, _ := strconv.Atoi(string(argv[2]))
-		s.srv.allowNoScript.Store(n != 0)
-	}
 	cmd := s.srv.commands.Lookup(argv)
 	if cmd != nil && cmd.Blocks(argv) {
 		return true
@@ -117,8 +103,7 @@ func (s *Session) lockForward(e *pending, argv [][]byte, kind cmdKind) bool {
 		return s.lockShared(e, []uint32{i}, false, true)
 	}
 	shards := m.appendShards(nil, keys)
-	if m.trySharedAll(shards) {
-		e.lock = sharedHold{many: shards, count: 2}
+	if m.tryHold(&e.lock, shards) {
 		return true
 	}
 	return s.lockShared(e, shards, false, true)
@@ -129,11 +114,7 @@ func (s *Session) lockForward(e *pending, argv [][]byte, kind cmdKind) bool {
 // its own commands in flight finish and let go of their locks.
 func (s *Session) lockShared(e *pending, shards []uint32, global, mayBusy bool) bool {
 	m := s.srv.locks
-	if !global && m.trySharedAll(shards) {
-		e.lock = sharedHold{many: shards, count: 2}
-		if len(shards) == 1 {
-			e.lock = sharedHold{one: shards[0], count: 1}
-		}
+	if !global && m.tryHold(&e.lock, shards) {
 		return true
 	}
 	if err := s.flushUpstream(); err != nil {
@@ -170,27 +151,6 @@ func (s *Session) answerLocal(reply []byte) bool {
 // errSync refuses replication through the proxy.
 var errSync = []byte("-ERR luaproxy does not proxy replication (SYNC, PSYNC): connect replicas to the upstream\r\n")
 
-// errReloadNoFlush is Redis's answer to DEBUG RELOAD NOFLUSH when loading
-// the dump fails, as it does in Redis when functions are loaded.
-var errReloadNoFlush = []byte("-ERR Error trying to load the RDB dump\r\n")
-
-// reloadsWithoutFlush reports whether DEBUG RELOAD's options load the
-// dump over the current dataset without MERGE. With the registry's keys
-// in the upstream that makes Redis 7.0 abort on the duplicated keys, so
-// luaproxy answers what Redis answers when the dump's functions clash.
-func reloadsWithoutFlush(opts [][]byte) bool {
-	noflush := false
-	for _, o := range opts {
-		switch {
-		case equalFold(o, "MERGE"):
-			return false
-		case equalFold(o, "NOFLUSH"):
-			noflush = true
-		}
-	}
-	return noflush
-}
-
 // dropBatch forgets the entries not yet published to the reply side (the
 // upstream is lost, or the session ends), letting go of their locks: no
 // reply will ever release them.
@@ -212,24 +172,4 @@ func (s *Session) releaseLock(e *pending) {
 // client set through CONFIG SET since.
 func (s *Server) busyThreshold() time.Duration {
 	return time.Duration(s.busyNanos.Load())
-}
-
-// noteConfigSet follows CONFIG SET busy-reply-threshold (and its old name
-// lua-time-limit), in milliseconds as Redis takes it: Redis's own tests
-// and some operators tune it through any client.
-func (s *Server) noteConfigSet(argv [][]byte) {
-	if len(argv) < 4 || len(argv)%2 != 0 || !equalFold(argv[1], "SET") {
-		return
-	}
-	for i := 2; i+1 < len(argv); i += 2 {
-		name := bytes.ToLower(argv[i])
-		if string(name) != "busy-reply-threshold" && string(name) != "lua-time-limit" {
-			continue
-		}
-		ms, err := strconv.ParseInt(string(argv[i+1]), 10, 64)
-		if err != nil || ms < 0 {
-			continue
-		}
-		s.busyNanos.Store(int64(time.Duration(ms) * time.Millisecond))
-	}
 }
