@@ -203,6 +203,24 @@ func (c *Conn) MustDo(tb testing.TB, args ...string) []byte {
 	return b
 }
 
+// WaitReply sends args until the reply is want, for a state that has no
+// event to wait on (another instance catching up, a script turning busy);
+// it fails the test after 10 seconds.
+func (c *Conn) WaitReply(tb testing.TB, want string, args ...string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := string(c.MustDo(tb, args...))
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%q: still %q, want %q", args, got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // ReadReply reads one RESP2 or RESP3 reply and returns its exact bytes.
 func ReadReply(r *bufio.Reader) ([]byte, error) {
 	var out []byte

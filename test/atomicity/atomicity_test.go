@@ -285,7 +285,7 @@ func TestBusyScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := e.h.DialProxy(t)
-	waitReply(t, other, "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n", "GET", "busy:key")
+	other.WaitReply(t, "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n", "GET", "busy:key")
 	// Other shards are unaffected, and so are keyless commands.
 	for _, args := range [][]string{{"SET", "free:key", "1"}, {"GET", "free:key"}, {"PING"}} {
 		if got := string(other.MustDo(t, args...)); strings.HasPrefix(got, "-") {
@@ -318,7 +318,7 @@ func TestBusyScript(t *testing.T) {
 	if err := spinner.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	waitReply(t, other, "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n", "GET", "busy:key")
+	other.WaitReply(t, "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n", "GET", "busy:key")
 	if got := string(other.MustDo(t, "SCRIPT", "KILL")); !strings.HasPrefix(got, "-UNKILLABLE ") {
 		t.Fatalf("SCRIPT KILL of a script that wrote: %q", got)
 	}

@@ -6,28 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/luaproxy/luaproxy/internal/redistest"
 	"github.com/luaproxy/luaproxy/test/harness"
 )
-
-// waitReply sends args until the reply is want, polling: the state it
-// waits for (a script past its busy threshold) has no event to wait on.
-func waitReply(t *testing.T, c *redistest.Conn, want string, args ...string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := string(c.MustDo(t, args...))
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v: got %q, still not %q", args, got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // total adds up MGET's values.
 func total(vals []any) int {

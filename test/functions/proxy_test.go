@@ -25,17 +25,24 @@ func mustDo(t *testing.T, c *redistest.Conn, want string, args ...string) {
 	}
 }
 
+// dumpFromRedis loads libs into a real Redis, alone, and returns its
+// FUNCTION DUMP payload.
+func dumpFromRedis(t *testing.T, d *redistest.Conn, libs ...string) []byte {
+	t.Helper()
+	mustDo(t, d, "+OK\r\n", "FUNCTION", "FLUSH")
+	for _, lib := range libs {
+		d.MustDo(t, "FUNCTION", "LOAD", lib)
+	}
+	payload := d.MustDo(t, "FUNCTION", "DUMP")
+	return payload[strings.Index(string(payload), "\r\n")+2 : len(payload)-2]
+}
+
 // TestRestoreDumpFromRedis takes FUNCTION DUMP from a real Redis holding
 // several libraries and restores it into luaproxy.
 func TestRestoreDumpFromRedis(t *testing.T) {
 	h, _ := newHarness(t)
 	d := h.Control(t, h.Direct)
-	mustDo(t, d, "+OK\r\n", "FUNCTION", "FLUSH")
-	for _, lib := range []string{libA, libB} {
-		d.MustDo(t, "FUNCTION", "LOAD", lib)
-	}
-	payload := d.MustDo(t, "FUNCTION", "DUMP")
-	payload = payload[strings.Index(string(payload), "\r\n")+2 : len(payload)-2]
+	payload := dumpFromRedis(t, d, libA, libB)
 
 	p := h.DialProxy(t)
 	mustDo(t, p, "+OK\r\n", "FUNCTION", "FLUSH")
@@ -58,12 +65,7 @@ func TestRestoreDumpFromRedis(t *testing.T) {
 func TestImportDump(t *testing.T) {
 	h, f := newHarness(t)
 	d := h.Control(t, h.Direct)
-	mustDo(t, d, "+OK\r\n", "FUNCTION", "FLUSH")
-	for _, lib := range []string{libA, libB} {
-		d.MustDo(t, "FUNCTION", "LOAD", lib)
-	}
-	payload := d.MustDo(t, "FUNCTION", "DUMP")
-	payload = payload[strings.Index(string(payload), "\r\n")+2 : len(payload)-2]
+	payload := dumpFromRedis(t, d, libA, libB)
 
 	p := h.DialProxy(t)
 	mustDo(t, p, "+OK\r\n", "FUNCTION", "FLUSH")
@@ -253,7 +255,7 @@ func TestKillAndStats(t *testing.T) {
 	}
 	// FUNCTION STATS shows the call from the moment luaproxy takes it; the
 	// Lua state may still be getting ready then (NOTBUSY): ask again.
-	waitFor(t, q, "+OK\r\n", "FUNCTION", "KILL")
+	q.WaitReply(t, "+OK\r\n", "FUNCTION", "KILL")
 	got, err := p.Read()
 	if err != nil || !strings.HasPrefix(string(got), "-") {
 		t.Fatalf("killed FCALL: %q, %v", got, err)

@@ -79,22 +79,6 @@ func startInstance(t *testing.T, upstream string) *instance {
 	return in
 }
 
-// waitFor polls c with args until the reply is want.
-func waitFor(t *testing.T, c *redistest.Conn, want string, args ...string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := string(c.MustDo(t, args...))
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%q: still %q, want %q", args, got, want)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // TestSharedRegistry runs two luaproxy instances in front of one Redis:
 // a library loaded through one is callable through the other, survives a
 // restart of either and a FLUSHALL of the upstream.
@@ -121,7 +105,7 @@ func TestSharedRegistry(t *testing.T) {
 	// A replaced library reaches the other instance.
 	mustDo(t, ca, "$5\r\nother\r\n", "FUNCTION", "LOAD", "REPLACE", "#!lua name=other\nredis.register_function('g9', function() return 9 end)")
 	mustDo(t, cb, ":9\r\n", "FCALL", "g9", "0")
-	waitFor(t, cb, "-ERR Function not found\r\n", "FCALL", "g1", "0")
+	cb.WaitReply(t, "-ERR Function not found\r\n", "FCALL", "g1", "0")
 
 	// Restart b: it loads the libraries from the registry.
 	b.stop()
@@ -143,10 +127,10 @@ func TestSharedRegistry(t *testing.T) {
 
 	// Deletion and flush reach the other instances.
 	mustDo(t, cc, "+OK\r\n", "FUNCTION", "DELETE", "other")
-	waitFor(t, ca, "-ERR Function not found\r\n", "FCALL", "g9", "0")
+	ca.WaitReply(t, "-ERR Function not found\r\n", "FCALL", "g9", "0")
 	mustDo(t, ca, "+OK\r\n", "FUNCTION", "FLUSH")
-	waitFor(t, cb, "-ERR Function not found\r\n", "FCALL", "f1", "1", "k", "v")
-	waitFor(t, cc, "*0\r\n", "FUNCTION", "LIST")
+	cb.WaitReply(t, "-ERR Function not found\r\n", "FCALL", "f1", "1", "k", "v")
+	cc.WaitReply(t, "*0\r\n", "FUNCTION", "LIST")
 
 	// RESTORE through one instance is seen by the others.
 	payload := string(registry.EncodeDump([]string{libA, libB}))
@@ -168,7 +152,7 @@ func TestFlushOverMaxmemory(t *testing.T) {
 	ca, cb := redistest.Dial(t, a.addr), redistest.Dial(t, b.addr)
 	mustDo(t, ca, "$5\r\nmylib\r\n", "FUNCTION", "LOAD", libA)
 	mustDo(t, ca, "$5\r\nother\r\n", "FUNCTION", "LOAD", libB)
-	waitFor(t, cb, "-my error\r\n", "FCALL", "g2", "0")
+	cb.WaitReply(t, "-my error\r\n", "FCALL", "g2", "0")
 	mustDo(t, ca, "+OK\r\n", "CONFIG", "SET", "maxmemory", "1")
 	if got := string(ca.MustDo(t, "FUNCTION", "LOAD", libC)); !strings.HasPrefix(got, "-OOM ") {
 		t.Fatalf("FUNCTION LOAD over maxmemory: %q", got)
@@ -181,7 +165,7 @@ func TestFlushOverMaxmemory(t *testing.T) {
 	// b has not heard of it: the registry could not record it.
 	mustDo(t, cb, "$-1\r\n", "FCALL_RO", "ro1", "1", "k")
 	mustDo(t, ca, "+OK\r\n", "CONFIG", "SET", "maxmemory", "0")
-	waitFor(t, cb, "*0\r\n", "FUNCTION", "LIST")
+	cb.WaitReply(t, "*0\r\n", "FUNCTION", "LIST")
 	c := startInstance(t, up.Addr)
 	mustDo(t, redistest.Dial(t, c.addr), "*0\r\n", "FUNCTION", "LIST")
 }
@@ -214,7 +198,7 @@ func TestInstanceKilledMidLoad(t *testing.T) {
 		switch {
 		case got == want && listed:
 			loaded++
-			waitFor(t, cb, want, "FCALL", fmt.Sprintf("fn%d", i), "0")
+			cb.WaitReply(t, want, "FCALL", fmt.Sprintf("fn%d", i), "0")
 		case got == "-ERR Function not found\r\n" && !listed:
 			mustDo(t, cb, "-ERR Function not found\r\n", "FCALL", fmt.Sprintf("fn%d", i), "0")
 		default:
